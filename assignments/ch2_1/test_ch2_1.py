@@ -1,0 +1,50 @@
+"""Public self-check for chapter 2.1: mse_loss and binary_cross_entropy.
+
+Small, hand-checkable cases. The hidden grader uses other, random inputs.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from dlnp.testing import Mistake, check_scalar
+from neural_network.losses import binary_cross_entropy, mse_loss
+
+pytestmark = pytest.mark.chapter("2.1")
+
+
+def test_mse_small_example() -> None:
+    # errors are 0, 1 and -2: squares 0, 1, 4, mean 5/3
+    y_pred = np.array([[1.0], [3.0], [2.0]])
+    y = np.array([[1.0], [2.0], [4.0]])
+    check_scalar(mse_loss(y_pred, y), 5.0 / 3.0, name="mse_loss(y_pred, y)", mistakes=[
+        Mistake("sum instead of mean", 5.0, "You summed the squared errors; divide by the number of samples."),
+        Mistake("half MSE", 5.0 / 6.0, "You returned half the MSE; mse_loss is the plain mean."),
+    ])
+
+
+def test_mse_perfect_prediction_is_zero() -> None:
+    y = np.array([[0.5], [-1.5]])
+    check_scalar(mse_loss(y, y.copy()), 0.0, name="mse_loss(y, y)")
+
+
+def test_bce_small_example() -> None:
+    # -(log 0.9 + log 0.8) / 2
+    A = np.array([[0.9], [0.2]])
+    y = np.array([[1.0], [0.0]])
+    expected = -(np.log(0.9) + np.log(0.8)) / 2
+    check_scalar(binary_cross_entropy(A, y), expected, name="binary_cross_entropy(A, y)", mistakes=[
+        Mistake("missing minus sign", -expected, "Cross-entropy is MINUS the mean log-likelihood."),
+    ])
+
+
+def test_bce_handles_probabilities_zero_and_one() -> None:
+    A = np.array([[1.0], [0.0]])
+    y = np.array([[1.0], [0.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any RuntimeWarning fails the test
+        loss = binary_cross_entropy(A, y)
+    assert np.isfinite(loss) and abs(float(loss)) < 1e-5, (
+        f"perfect confident predictions should cost ~0, got {loss!r}: clip probabilities before np.log"
+    )

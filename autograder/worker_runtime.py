@@ -1,0 +1,375 @@
+"""The student side of the grading boundary: the only kit file a worker process sees.
+
+A worker is started by the trusted grader (``autograder.sandbox``) as
+``python -I -S worker_runtime.py FD_IN FD_OUT SUBMISSION DEPS`` in a scratch folder
+holding a copy of the submission. It imports the student's package
+``neural_network`` module by module, runs the calls it is sent, and answers with the
+results. It knows nothing of the reference solutions or the hidden tests: it is only
+told "call ``neural_network.losses.mse_loss`` with these arrays".
+
+Wire format (both directions): ``8-byte length`` + ``4-byte header length`` +
+``JSON header`` + raw ``.npy`` blobs. Arrays travel as ``.npy`` bytes and are read
+back with ``allow_pickle=False``; nothing is ever pickled. This file depends only on
+the standard library and NumPy, and the trusted side imports the same
+:func:`encode`/:func:`decode` so there is one definition of the format.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import json
+import os
+import struct
+import sys
+import traceback
+import types
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+PACKAGE = "neural_network"
+MAX_FRAME = 256 * 1024 * 1024
+
+
+# --------------------------------------------------------------------------- fixtures
+# Kit test helpers that graders pass as callables (loss_fn=..., forward_fn=...). They
+# are generic test functions, not solutions of any chapter.
+
+
+def _fx_identity(Z: Any) -> Any:
+    return Z
+
+
+def _fx_tanh(Z: Any) -> Any:
+    return np.tanh(Z)
+
+
+def _fx_logistic(Z: Any) -> Any:
+    return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(Z)))
+
+
+def _fx_logcosh_loss(pred: Any, y: Any) -> float:
+    d = np.asarray(pred) - np.asarray(y)
+    return float(np.mean(np.abs(d) + np.log1p(np.exp(-2.0 * np.abs(d))) - np.log(2.0)))
+
+
+def _fx_quartic_loss(pred: Any, y: Any) -> float:
+    d = np.asarray(pred) - np.asarray(y)
+    return float(np.mean(d**2 + 0.25 * d**4))
+
+
+def _fx_mean_abs_loss(pred: Any, y: Any) -> float:
+    return float(np.mean(np.abs(np.asarray(pred) - np.asarray(y))))
+
+
+def _fx_affine(X: Any, params: Any) -> Any:
+    return X @ params["W"] + params["b"]
+
+
+def _fx_tanh_layer(X: Any, params: Any) -> Any:
+    return np.tanh(X @ params["W"] + params["b"])
+
+
+def _fx_two_layer(X: Any, params: Any) -> Any:
+    return np.tanh(X @ params["W1"] + params["b1"]) @ params["W2"] + params["b2"]
+
+
+FIXTURES: dict[str, Callable[..., Any]] = {
+    "identity": _fx_identity,
+    "tanh": _fx_tanh,
+    "logistic": _fx_logistic,
+    "logcosh_loss": _fx_logcosh_loss,
+    "quartic_loss": _fx_quartic_loss,
+    "mean_abs_loss": _fx_mean_abs_loss,
+    "affine": _fx_affine,
+    "tanh_layer": _fx_tanh_layer,
+    "two_layer": _fx_two_layer,
+}
+
+
+# --------------------------------------------------------------------------- wire format
+
+
+class Opaque:
+    """A value that could not be sent as data (shown in feedback by its description)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return f"<{self.text}>"
+
+
+def _npy_bytes(a: np.ndarray[Any, Any]) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, a, allow_pickle=False)
+    return buf.getvalue()
+
+
+def encode(
+    obj: Any,
+    blobs: list[bytes],
+    special: Callable[[Any], Any] | None = None,
+    depth: int = 0,
+) -> Any:
+    """Turn ``obj`` into JSON-able data, appending array bytes to ``blobs``.
+
+    ``special`` may encode values this function does not know (seeds, function
+    references, object handles); it returns ``NotImplemented`` to decline.
+    """
+    if depth > 20:
+        return {"__opaque__": "structure nested too deeply"}
+    if special is not None:
+        out = special(obj)
+        if out is not NotImplemented:
+            return out
+    if obj is None or isinstance(obj, (bool, str)):
+        return obj
+    if isinstance(obj, np.ndarray):
+        if obj.dtype.kind not in "biufc":
+            return {"__opaque__": f"array of dtype {obj.dtype}, shape {obj.shape}"}
+        blobs.append(_npy_bytes(np.ascontiguousarray(obj)))
+        return {"__nd__": len(blobs) - 1}
+    if isinstance(obj, np.generic):
+        if isinstance(obj, (np.bool_, np.number)):
+            blobs.append(_npy_bytes(np.asarray(obj)))
+            return {"__npscalar__": len(blobs) - 1}
+        return {"__opaque__": f"NumPy {type(obj).__name__}"}
+    if isinstance(obj, int):
+        return obj
+    if isinstance(obj, float):
+        return {"__float__": repr(obj)}
+    if isinstance(obj, tuple):
+        return {"__tuple__": [encode(v, blobs, special, depth + 1) for v in obj]}  # pyright: ignore[reportUnknownVariableType]
+    if isinstance(obj, list):
+        return [encode(v, blobs, special, depth + 1) for v in obj]  # pyright: ignore[reportUnknownVariableType]
+    if isinstance(obj, dict):
+        return {
+            "__dict__": [
+                [encode(k, blobs, special, depth + 1), encode(v, blobs, special, depth + 1)]
+                for k, v in obj.items()  # pyright: ignore[reportUnknownVariableType]
+            ]
+        }
+    if isinstance(obj, Opaque):
+        return {"__opaque__": obj.text}
+    text = f"{type(obj).__name__} object"
+    return {"__opaque__": text}
+
+
+def decode(data: Any, blobs: list[bytes], special: Callable[[str, Any], Any] | None = None) -> Any:
+    """Inverse of :func:`encode`. Arrays are loaded with ``allow_pickle=False``."""
+    if isinstance(data, list):
+        return [decode(v, blobs, special) for v in data]  # pyright: ignore[reportUnknownVariableType]
+    if not isinstance(data, dict):
+        return data
+    ((key, value),) = data.items()  # pyright: ignore[reportUnknownVariableType]
+    if key == "__nd__":
+        return np.load(io.BytesIO(blobs[int(value)]), allow_pickle=False)
+    if key == "__npscalar__":
+        return np.load(io.BytesIO(blobs[int(value)]), allow_pickle=False)[()]
+    if key == "__float__":
+        return float(value)
+    if key == "__tuple__":
+        return tuple(decode(v, blobs, special) for v in value)  # pyright: ignore[reportUnknownVariableType]
+    if key == "__dict__":
+        return {decode(k, blobs, special): decode(v, blobs, special) for k, v in value}  # pyright: ignore[reportUnknownVariableType]
+    if key == "__opaque__":
+        return Opaque(str(value))
+    if special is not None:
+        return special(str(key), value)
+    raise ValueError(f"unknown tag {key!r}")
+
+
+def pack(header: dict[str, Any], blobs: list[bytes]) -> bytes:
+    header = dict(header, __blobs__=[len(b) for b in blobs])
+    head = json.dumps(header, allow_nan=True).encode()
+    body = struct.pack("<I", len(head)) + head + b"".join(blobs)
+    return struct.pack("<Q", len(body)) + body
+
+
+def unpack(body: bytes) -> tuple[dict[str, Any], list[bytes]]:
+    (head_len,) = struct.unpack_from("<I", body, 0)
+    header = json.loads(body[4 : 4 + head_len])
+    if not isinstance(header, dict):
+        raise ValueError("bad frame")
+    blobs: list[bytes] = []
+    pos = 4 + head_len
+    for size in header.pop("__blobs__"):  # pyright: ignore[reportUnknownVariableType]
+        blobs.append(body[pos : pos + int(size)])  # pyright: ignore[reportUnknownArgumentType]
+        pos += int(size)  # pyright: ignore[reportUnknownArgumentType]
+    return header, blobs  # pyright: ignore[reportUnknownVariableType]
+
+
+def read_exact(fd: int, n: int) -> bytes:
+    chunks: list[bytes] = []
+    while n > 0:
+        chunk = os.read(fd, min(n, 1 << 20))
+        if not chunk:
+            raise EOFError
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
+def read_frame(fd: int) -> bytes:
+    (size,) = struct.unpack("<Q", read_exact(fd, 8))
+    if size > MAX_FRAME:
+        raise ValueError(f"frame of {size} bytes is over the limit")
+    return read_exact(fd, size)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+# --------------------------------------------------------------------------- the worker
+
+
+class Worker:
+    """Runs calls into the student's package and keeps the objects it creates."""
+
+    def __init__(self, submission: str) -> None:
+        self.objects: dict[int, Any] = {}
+        self.ids: dict[int, int] = {}
+        package = types.ModuleType(PACKAGE)
+        package.__path__ = [os.path.join(submission, PACKAGE)]
+        package.__package__ = PACKAGE
+        sys.modules[PACKAGE] = package
+
+    # values --------------------------------------------------------------------
+    def _handle(self, obj: Any) -> int:
+        key = id(obj)
+        if key not in self.ids:
+            self.ids[key] = len(self.objects) + 1
+            self.objects[self.ids[key]] = obj
+        return self.ids[key]
+
+    def _encode_special(self, obj: Any) -> Any:
+        if isinstance(obj, np.random.Generator):
+            return {"__opaque__": "numpy random Generator"}
+        if callable(obj) and not isinstance(obj, type) and getattr(obj, "__module__", "").startswith(PACKAGE):
+            return {"__opaque__": f"function {getattr(obj, '__name__', '?')}"}
+        if type(obj).__module__.startswith(PACKAGE) and not isinstance(obj, (np.ndarray, np.generic)):
+            return {"__obj__": [self._handle(obj), type(obj).__name__]}
+        return NotImplemented
+
+    def _decode_special(self, key: str, value: Any) -> Any:
+        if key == "__seed__":
+            return np.random.default_rng(int(value))
+        if key == "__fn__":
+            kind, name = value
+            if kind == "fixture":
+                return FIXTURES[name]
+            module, attr = name.rsplit(".", 1)
+            return getattr(self.module(module), attr)
+        if key == "__handle__":
+            return self.objects[int(value)]
+        raise ValueError(f"unknown tag {key!r}")
+
+    def module(self, name: str) -> Any:
+        return importlib.import_module(f"{PACKAGE}.{name}")
+
+    def _lookup(self, module: str, name: str) -> Any:
+        try:
+            mod = self.module(module)
+        except BaseException as exc:
+            raise _ImportFailed(f"{PACKAGE}/{module}.py", exc) from exc
+        if not hasattr(mod, name):
+            raise _Missing(f"{PACKAGE}/{module}.py has no {name}")
+        return getattr(mod, name)
+
+    # requests ------------------------------------------------------------------
+    def run(self, header: dict[str, Any], blobs: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
+        op = header["op"]
+        if op == "ping":
+            return {"ok": True, "value": None}, []
+        args = decode(header.get("args", []), blobs, self._decode_special)
+        kwargs = decode(header.get("kwargs", {"__dict__": []}), blobs, self._decode_special)
+        out_blobs: list[bytes] = []
+        caught: list[str] = []
+        try:
+            with warnings.catch_warnings(record=True) as record:
+                warnings.simplefilter("always")
+                with np.errstate(divide="warn", over="warn", invalid="warn", under="ignore"):
+                    value = self._dispatch(op, header, args, kwargs)
+                caught = [f"{w.category.__name__}: {w.message}" for w in record][:20]
+        except BaseException as exc:  # student code may raise anything, even SystemExit
+            return {"ok": False, "error": _describe_error(exc), "warnings": caught}, []
+        reply: dict[str, Any] = {"ok": True, "warnings": caught}
+        reply["value"] = encode(value, out_blobs, self._encode_special)
+        if header.get("return_args"):
+            reply["args_after"] = encode(args, out_blobs, self._encode_special)
+            reply["kwargs_after"] = encode(kwargs, out_blobs, self._encode_special)
+        return reply, out_blobs
+
+    def _dispatch(self, op: str, header: dict[str, Any], args: Any, kwargs: Any) -> Any:
+        if op in ("call", "new"):
+            return self._lookup(header["module"], header["name"])(*args, **kwargs)
+        obj = self.objects[int(header["handle"])]
+        if op == "method":
+            return getattr(obj, header["name"])(*args, **kwargs)
+        if op == "getattr":
+            return getattr(obj, header["name"])
+        if op == "setattr":
+            setattr(obj, header["name"], args[0])
+            return None
+        raise ValueError(f"unknown op {op!r}")
+
+
+class _ImportFailed(Exception):
+    def __init__(self, path: str, cause: BaseException) -> None:
+        super().__init__(path)
+        self.path = path
+        self.cause = cause
+
+
+class _Missing(Exception):
+    pass
+
+
+def _describe_error(exc: BaseException) -> dict[str, Any]:
+    if isinstance(exc, _ImportFailed):
+        inner = _describe_error(exc.cause)
+        return dict(inner, phase="import", message=f"importing {exc.path} failed: {inner['type']}: {inner['message']}")
+    if isinstance(exc, _Missing):
+        return {"type": "Missing", "message": str(exc), "where": "", "phase": "missing"}
+    frames = traceback.extract_tb(exc.__traceback__)
+    student = [f for f in frames if f"{os.sep}{PACKAGE}{os.sep}" in f.filename]
+    lines = [f"  {os.path.basename(f.filename)}, line {f.lineno}, in {f.name}: {f.line}" for f in student[-4:]]
+    message = str(exc)
+    if isinstance(exc, SyntaxError):
+        message = f"{exc.msg} ({os.path.basename(exc.filename or '?')}, line {exc.lineno})"
+    return {"type": type(exc).__name__, "message": message[:2000], "where": "\n".join(lines)[:2000]}
+
+
+def main(argv: list[str]) -> None:
+    fd_in, fd_out = int(argv[1]), int(argv[2])
+    submission = argv[3]
+    sys.path[:0] = [submission]
+    # Student output must never reach the protocol: fds 1 and 2 go to a log file.
+    log = os.open(os.path.join(os.getcwd(), "student-output.log"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    worker = Worker(submission)
+    while True:
+        try:
+            body = read_frame(fd_in)
+        except EOFError:
+            os._exit(0)
+        header, blobs = unpack(body)
+        try:
+            reply, out_blobs = worker.run(header, blobs)
+            frame = pack(reply, out_blobs)
+        except BaseException as exc:  # an unencodable value, or a student __repr__ that raises
+            frame = pack({"ok": False, "error": _describe_error(exc), "warnings": []}, [])
+        write_all(fd_out, frame)
+
+
+if __name__ == "__main__":
+    main(sys.argv)

@@ -1,0 +1,1 @@
+"""One module per ``dlnp`` subcommand; each defines ``register(subparsers)``."""

@@ -1,0 +1,289 @@
+"""Comparisons that explain themselves: the assertions of public tests and hidden graders.
+
+Every check raises :class:`Feedback` (an ``AssertionError``) whose message is written
+for a learner: what was expected, what came back (type, shape, dtype, a few values),
+and, when the answer matches a known wrong answer, the likely mistake by name.
+
+Known wrong answers come in two kinds:
+
+* generic ones detected here for every array (transposed, ``(m,)`` instead of
+  ``(1, m)``, off by a factor 2 or 1/2, wrong sign, NaN/inf, ``None`` returned);
+* :class:`Mistake` candidates computed by the caller (a hidden grader computes what a
+  known buggy implementation would return on the same inputs, e.g. softmax along
+  axis 0) and passed to the check, which reports the first one that matches.
+
+This module contains no reference solution and is shipped in the student release.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "Feedback",
+    "Mistake",
+    "check_array",
+    "check_scalar",
+    "check_tuple",
+    "describe",
+    "diagnose_warnings",
+    "tolerances",
+]
+
+
+class Feedback(AssertionError):
+    """A failed check, with a message meant for the student."""
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A known wrong answer: ``value`` is what the buggy version returns here.
+
+    ``name`` is a short label (``"ddof=1"``, ``"factor 2"``); ``message`` explains
+    the mistake in the chapter's vocabulary.
+    """
+
+    name: str
+    value: Any
+    message: str
+
+
+def tolerances(*inputs: Any) -> tuple[float, float]:
+    """(rtol, atol) for comparing results computed from ``inputs``.
+
+    float64 results are compared tightly (rtol 1e-6, atol 1e-9: loop and vectorized
+    versions differ only by rounding); as soon as an input is float32 the pinned
+    float32 tolerance applies (rtol 1e-4, atol 1e-5).
+    """
+    for x in inputs:
+        if isinstance(x, np.ndarray) and x.dtype == np.float32:
+            return 1e-4, 1e-5
+    return 1e-6, 1e-9
+
+
+_WARNING_HINTS = (
+    ("overflow encountered in exp",
+     "(overflow in exp) np.exp of a large number overflows to inf. For sigmoid use the stable form "
+     "(e^{-|z|} for both signs); for softmax subtract each row's max before np.exp."),
+    ("divide by zero encountered in log",
+     "(log(0)) np.log(0) is -inf: clip probabilities to [eps, 1 - eps] or add eps (at most 1e-7) inside the log."),
+    ("invalid value encountered in log",
+     "(log of a negative number) a probability went below 0 or above 1: check your clipping."),
+    ("divide by zero encountered",
+     "(division by zero) something you divide by can be 0: guard it (for normalize, leave zero-std columns "
+     "only centred)."),
+    ("invalid value encountered in divide",
+     "(0/0) a 0/0 division produced NaN: guard the denominator."),
+    ("overflow encountered",
+     "(overflow) a value grew beyond the float range: look for exp or powers of large numbers."),
+)
+
+
+def diagnose_warnings(warnings: Sequence[str]) -> str | None:
+    """Name the likely mistake behind RuntimeWarnings such as 'overflow encountered in exp'."""
+    text = "\n".join(warnings)
+    for needle, hint in _WARNING_HINTS:
+        if needle in text:
+            return hint
+    return None
+
+
+def _preview(a: np.ndarray[Any, Any], limit: int = 6) -> str:
+    flat = a.ravel()
+    with np.printoptions(precision=4, suppress=True, linewidth=200):
+        shown = np.array2string(flat[:limit], separator=", ")
+    return shown[:-1] + ", ...]" if flat.size > limit else shown
+
+
+def describe(x: Any) -> str:
+    """One line saying what ``x`` is: type, shape, dtype and a few values."""
+    if x is None:
+        return "None"
+    if isinstance(x, np.ndarray) and x.ndim == 0:
+        return f"the number {x.item():.6g} (0-d array, dtype {x.dtype})"
+    if isinstance(x, np.ndarray):
+        return f"array of shape {x.shape}, dtype {x.dtype}: {_preview(x)}"
+    if isinstance(x, np.generic):
+        return f"NumPy scalar {x!r}"
+    if isinstance(x, float):
+        return f"the number {x:.6g}"
+    if isinstance(x, (bool, int)):
+        return f"{type(x).__name__} {x!r}"
+    if isinstance(x, (list, tuple)):
+        items = ", ".join(describe(v) if isinstance(v, np.ndarray) else repr(v) for v in x[:3])
+        more = ", ..." if len(x) > 3 else ""
+        return f"{type(x).__name__} of length {len(x)} [{items}{more}]"
+    text = repr(x)
+    return f"{type(x).__name__} {text[:80]}"
+
+
+def _close(a: Any, b: Any, rtol: float, atol: float) -> bool:
+    try:
+        a_arr = np.asarray(a, dtype=np.float64)
+        b_arr = np.asarray(b, dtype=np.float64)
+    except (TypeError, ValueError):
+        return False
+    if a_arr.shape != b_arr.shape:
+        return False
+    return bool(np.allclose(a_arr, b_arr, rtol=rtol, atol=atol, equal_nan=False))
+
+
+def _first_match(actual: Any, mistakes: Sequence[Mistake], rtol: float, atol: float) -> Mistake | None:
+    for mistake in mistakes:
+        if _close(actual, mistake.value, max(rtol, 1e-6), max(atol, 1e-8)):
+            return mistake
+    return None
+
+
+def _generic_value_mistake(
+    actual: np.ndarray[Any, Any], expected: np.ndarray[Any, Any], rtol: float, atol: float
+) -> str | None:
+    if not np.all(np.isfinite(actual)) and np.all(np.isfinite(expected)):
+        return (
+            "(NaN or inf) Your result contains NaN or inf where every expected value is "
+            "finite: look for an overflow in exp, a log of 0, or a division by zero."
+        )
+    if np.any(expected != 0):
+        for factor, label in ((2.0, "twice"), (0.5, "half")):
+            if _close(actual, factor * expected, rtol, atol):
+                return (
+                    f"(factor {factor:g}) Your values are {label} the expected ones: check "
+                    "constant factors (a 2 from differentiating a square, a 1/2 convention, "
+                    "a mean vs a sum over 2 items)."
+                )
+        if _close(actual, -expected, rtol, atol):
+            return "(sign) Your values have the wrong sign: check the direction of the update or of a difference."
+    return None
+
+
+def _generic_shape_mistake(got: tuple[int, ...], want: tuple[int, ...]) -> str | None:
+    if len(want) == 2 and got == want[::-1] and want[0] != want[1]:
+        return "(transposed) Your result is the transpose of the expected one: check the order of a matrix product or a missing/extra .T."
+    if len(want) == 2 and want[0] == 1 and got == (want[1],):
+        return (
+            "(row vector) Expected a row vector of shape (1, m) but got (m,): "
+            "use keepdims=True in the sum/mean, or reshape(1, -1)."
+        )
+    if len(want) == 2 and want[1] == 1 and got == (want[0],):
+        return "(column vector) Expected a column vector of shape (n, 1) but got (n,): keep the second axis (reshape(-1, 1) or keepdims=True)."
+    if got == () and want != ():
+        return "(reduced too far) You returned a single number where an array was expected: a sum/mean/max without axis= reduces over everything."
+    if len(got) == len(want) and len(want) >= 1 and got != want:
+        return None
+    return None
+
+
+def _fail(name: str, what: str, expected: Any, actual: Any, diagnosis: str | None, extra: str = "") -> Feedback:
+    lines = [f"{name} {what}.", f"  expected: {describe(expected)}", f"  got:      {describe(actual)}"]
+    if extra:
+        lines.append(f"  {extra}")
+    if diagnosis:
+        lines.append(f"Likely mistake {diagnosis}")
+    return Feedback("\n".join(lines))
+
+
+def _format_mistake(m: Mistake) -> str:
+    return f"({m.name}) {m.message}"
+
+
+def check_array(
+    actual: Any,
+    expected: Any,
+    *,
+    name: str,
+    rtol: float | None = None,
+    atol: float | None = None,
+    mistakes: Sequence[Mistake] = (),
+    inputs: Sequence[Any] = (),
+    hint: str = "",
+) -> None:
+    """Check that ``actual`` is an array of ``expected``'s shape with close values.
+
+    ``name`` names the call for the message (``"normalize(X)"``). Tolerances default
+    to :func:`tolerances` of ``inputs`` (float32 inputs -> float32 tolerance). The
+    dtype is not checked (SPEC: the output dtype is not graded).
+    """
+    default_rtol, default_atol = tolerances(*inputs)
+    rtol = default_rtol if rtol is None else rtol
+    atol = default_atol if atol is None else atol
+    want = np.asarray(expected)
+    if actual is None:
+        raise _fail(name, "returned None", want, actual, "(no return) Did you forget the `return` statement?")
+    if not isinstance(actual, (np.ndarray, np.generic)):
+        if isinstance(actual, (list, tuple)) and want.ndim > 0:
+            raise _fail(name, "returned a Python " + type(actual).__name__ + ", not a NumPy array", want, actual,
+                        "(not an array) Build the result with NumPy operations or wrap it in np.array(...).")
+        if not isinstance(actual, (int, float)):
+            raise _fail(name, "returned the wrong type", want, actual, None)
+    got = np.asarray(actual)
+    if got.shape != want.shape:
+        diagnosis = None
+        match = _first_match(got, mistakes, rtol, atol)
+        if match is not None:
+            diagnosis = _format_mistake(match)
+        else:
+            diagnosis = _generic_shape_mistake(got.shape, want.shape)
+        raise _fail(name, f"returned shape {got.shape}, expected {want.shape}", want, got, diagnosis, hint)
+    if not np.issubdtype(got.dtype, np.number) and got.dtype != np.bool_:
+        raise _fail(name, f"returned an array of dtype {got.dtype}", want, got, None, hint)
+    if _close(got, want, rtol, atol):
+        return
+    match = _first_match(got, mistakes, rtol, atol)
+    if match is not None:
+        diagnosis: str | None = _format_mistake(match)
+    else:
+        diagnosis = _generic_value_mistake(got.astype(np.float64), want.astype(np.float64), rtol, atol)
+    extra = hint
+    with np.errstate(all="ignore"):
+        diff = np.abs(got.astype(np.float64) - want.astype(np.float64))
+    if diff.size and np.any(np.isfinite(diff)):
+        where = np.unravel_index(int(np.nanargmax(np.where(np.isfinite(diff), diff, -1))), diff.shape)
+        where_txt = f" at index {tuple(int(i) for i in where)}" if diff.ndim else ""
+        extra = (f"largest difference {float(np.nanmax(np.where(np.isfinite(diff), diff, np.nan))):.3g}{where_txt} "
+                 f"(tolerance rtol={rtol:g}, atol={atol:g})") + (f"\n  {hint}" if hint else "")
+    raise _fail(name, "returned wrong values", want, got, diagnosis, extra)
+
+
+def check_scalar(
+    actual: Any,
+    expected: float,
+    *,
+    name: str,
+    rtol: float | None = None,
+    atol: float | None = None,
+    mistakes: Sequence[Mistake] = (),
+    inputs: Sequence[Any] = (),
+    hint: str = "",
+) -> None:
+    """Check that ``actual`` is a scalar (Python or NumPy number, ``np.ndim == 0``) close to ``expected``."""
+    if actual is None:
+        raise _fail(name, "returned None", expected, actual, "(no return) Did you forget the `return` statement?")
+    if isinstance(actual, np.ndarray) and actual.ndim > 0:
+        raise _fail(
+            name, f"returned an array of shape {actual.shape}, not a scalar", expected, actual,
+            "(not a scalar) A loss is one number: reduce over every entry (np.mean/np.sum without "
+            "axis=, no keepdims) or convert with float(...).",
+        )
+    if isinstance(actual, (bool, np.bool_)) or not isinstance(actual, (int, float, np.number, np.ndarray)):
+        raise _fail(name, "did not return a number", expected, actual, None)
+    try:
+        check_array(np.asarray(actual), np.asarray(expected), name=name, rtol=rtol, atol=atol,
+                    mistakes=mistakes, inputs=inputs, hint=hint)
+    except Feedback as exc:
+        text = str(exc).replace(f"  got:      {describe(np.asarray(actual))}", f"  got:      {describe(actual)}")
+        text = text.replace(f"  expected: {describe(np.asarray(expected))}", f"  expected: {describe(expected)}")
+        raise Feedback(text) from None
+
+
+def check_tuple(actual: Any, length: int, *, name: str, parts: str = "") -> tuple[Any, ...]:
+    """Check that ``actual`` is a tuple (or list) of ``length`` items and return it as a tuple."""
+    if not isinstance(actual, (tuple, list)) or len(actual) != length:
+        what = parts or f"{length} values"
+        raise Feedback(
+            f"{name} must return a tuple of {length} items ({what}).\n  got: {describe(actual)}"
+        )
+    return tuple(actual)

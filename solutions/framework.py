@@ -104,6 +104,7 @@ class Sequential:
     layers: list[Any]
 
     def __init__(self, layers: Sequence[Any]) -> None:
+        """Store ``list(layers)`` as ``self.layers`` (the same layer objects, not copies)."""
         self.layers = list(layers)
 
     def forward(self, X: FloatArray) -> FloatArray:
@@ -195,6 +196,7 @@ class SGD:
     lr: float
 
     def __init__(self, lr: float = 0.01) -> None:
+        """Store the learning rate as ``self.lr``; plain SGD has no other state."""
         self.lr = lr
 
     def step(self, layers: Sequence[Any]) -> None:
@@ -240,6 +242,7 @@ class Momentum:
     beta: float
 
     def __init__(self, lr: float = 0.01, beta: float = 0.9) -> None:
+        """Store ``lr`` and ``beta``; no velocity exists until the first ``step``."""
         self.lr = lr
         self.beta = beta
         self._velocity: dict[tuple[int, str], FloatArray] = {}
@@ -304,6 +307,7 @@ class Adam:
     def __init__(
         self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8
     ) -> None:
+        """Store the hyperparameters, set ``t = 0``; no moments until the first ``step``."""
         self.lr = lr
         self.beta1 = beta1
         self.beta2 = beta2

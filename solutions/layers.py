@@ -82,6 +82,7 @@ class Linear:
         init: str = "he",
         rng: np.random.Generator | None = None,
     ) -> None:
+        """Draw ``W`` (see ``init``), set ``b``, ``dW``, ``db`` to zeros, empty the cache."""
         if init == "he":
             std = np.sqrt(2.0 / in_features)
         elif init == "xavier":
@@ -147,6 +148,7 @@ class ReLU:
     """
 
     def __init__(self) -> None:
+        """No parameters: only an empty cache (filled by ``forward``)."""
         self._Z: FloatArray | None = None  # cache: the input of the last forward
 
     def forward(self, Z: FloatArray) -> FloatArray:
@@ -193,6 +195,7 @@ class Sigmoid:
     """
 
     def __init__(self) -> None:
+        """No parameters: only an empty cache (filled by ``forward``)."""
         self._A: FloatArray | None = None  # cache: the output of the last forward
 
     def forward(self, Z: FloatArray) -> FloatArray:
@@ -232,6 +235,7 @@ class Tanh:
     """
 
     def __init__(self) -> None:
+        """No parameters: only an empty cache (filled by ``forward``)."""
         self._A: FloatArray | None = None  # cache: the output of the last forward
 
     def forward(self, Z: FloatArray) -> FloatArray:
@@ -283,6 +287,7 @@ class Softmax:
     """
 
     def __init__(self) -> None:
+        """No parameters: only an empty cache (filled by ``forward``)."""
         self._S: FloatArray | None = None  # cache: the output of the last forward
 
     def forward(self, Z: FloatArray) -> FloatArray:
@@ -333,6 +338,7 @@ class CrossEntropyLoss:
     """
 
     def __init__(self) -> None:
+        """No parameters: only an empty cache (filled by ``forward``)."""
         self._P: FloatArray | None = None  # cache: probabilities of the last forward
         self._Y: FloatArray | None = None  # cache: one-hot targets of the last forward
 
@@ -391,6 +397,7 @@ class MSELoss:
     """
 
     def __init__(self) -> None:
+        """No parameters: only an empty cache (filled by ``forward``)."""
         self._diff: FloatArray | None = None  # cache: prediction - target
 
     def forward(self, pred: FloatArray, targets: FloatArray) -> float:
@@ -438,6 +445,7 @@ class BCELoss:
     """
 
     def __init__(self) -> None:
+        """No parameters: only an empty cache (filled by ``forward``)."""
         self._P: FloatArray | None = None  # cache: probabilities of the last forward
         self._Y: FloatArray | None = None  # cache: targets of the last forward
 

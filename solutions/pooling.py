@@ -5,21 +5,34 @@ backward pass sends each window's gradient to the one input that won, so a
 tie has to be broken by a fixed rule: the first maximum in row-major order.
 """
 
+from collections.abc import Iterator
+
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
-from numpy.typing import NDArray
 
 from ._types import FloatArray
 
 
-def _pool_windows(X: FloatArray, size: int, stride: int) -> FloatArray:
-    """Read-only view ``X.shape[:-2] + (H', W', size, size)`` of the pooling windows."""
+def _window_offsets(
+    X: FloatArray, size: int, stride: int
+) -> Iterator[tuple[int, int, FloatArray]]:
+    """Yield ``(m, n, view)`` for every offset of the pooling window, row-major.
+
+    ``view[..., i, j]`` is ``X[..., i * stride + m, j * stride + n]``: the entry at
+    offset ``(m, n)`` of window ``(i, j)``, for all windows at once (a strided
+    view, no copy). Looping over the ``size * size`` offsets (not over pixels)
+    keeps every step a whole-array operation.
+    """
     if size < 1 or stride < 1:
         raise ValueError(f"size and stride must be positive, got {size} and {stride}")
-    if size > X.shape[-2] or size > X.shape[-1]:
-        raise ValueError(f"pooling window {size}x{size} is larger than {X.shape[-2:]}")
-    view = sliding_window_view(X, (size, size), axis=(-2, -1))
-    return view[..., ::stride, ::stride, :, :]
+    H, W = X.shape[-2], X.shape[-1]
+    if size > H or size > W:
+        raise ValueError(f"pooling window {size}x{size} is larger than {(H, W)}")
+    Ho, Wo = (H - size) // stride + 1, (W - size) // stride + 1
+    for m in range(size):
+        for n in range(size):
+            rows = slice(m, m + stride * (Ho - 1) + 1, stride)
+            cols = slice(n, n + stride * (Wo - 1) + 1, stride)
+            yield m, n, X[..., rows, cols]
 
 
 def max_pool(X: FloatArray, size: int = 2, stride: int | None = None) -> FloatArray:
@@ -52,7 +65,12 @@ def max_pool(X: FloatArray, size: int = 2, stride: int | None = None) -> FloatAr
     No input is modified.
     """
     s = size if stride is None else stride
-    return _pool_windows(X, size, s).max(axis=(-2, -1))
+    offsets = _window_offsets(X, size, s)
+    _, _, first = next(offsets)
+    out = first.copy()
+    for _, _, view in offsets:
+        np.maximum(out, view, out=out)
+    return out
 
 
 def max_pool_backward(
@@ -90,17 +108,20 @@ def max_pool_backward(
     No input is modified.
     """
     s = size if stride is None else stride
-    windows = _pool_windows(X, size, s)  # (..., H', W', size, size)
-    Ho, Wo = int(windows.shape[-4]), int(windows.shape[-3])
-    H, W = int(X.shape[-2]), int(X.shape[-1])
-    flat = windows.reshape(windows.shape[:-2] + (size * size,))
-    winner: NDArray[np.intp] = np.argmax(flat, axis=-1)  # first maximum, row-major, ties included
-    # Position of every winner inside its (H, W) slice ...
-    rows: NDArray[np.intp] = np.arange(Ho).reshape(Ho, 1) * s + winner // size
-    cols: NDArray[np.intp] = np.arange(Wo).reshape(1, Wo) * s + winner % size
-    # ... and inside the whole array, so one bincount adds everything up.
-    leading = int(np.prod(X.shape[:-2], dtype=np.int64))
-    offset = (np.arange(leading) * (H * W)).reshape(X.shape[:-2] + (1, 1))
-    index: NDArray[np.intp] = (offset + rows * W + cols).ravel()
-    dX = np.bincount(index, weights=dout.ravel(), minlength=X.size)
-    return dX.reshape(X.shape).astype(np.result_type(dout, X), copy=False)
+    # Forward scan in row-major order: a later offset takes over only when it is
+    # STRICTLY larger, so on ties the first maximum keeps the win.
+    best: FloatArray | None = None
+    winner = np.zeros(dout.shape, dtype=np.intp)
+    for offset, (_, _, view) in enumerate(_window_offsets(X, size, s)):
+        if best is None:
+            best = view.copy()
+            continue
+        larger = view > best
+        np.copyto(best, view, where=larger)
+        winner[larger] = offset
+    # Each window sends its whole gradient to its winner. Offsets are handled one
+    # after another, so overlapping windows (stride < size) accumulate correctly.
+    dX = np.zeros(X.shape, dtype=np.result_type(dout, X))
+    for offset, (_, _, target) in enumerate(_window_offsets(dX, size, s)):
+        target += np.where(winner == offset, dout, 0)
+    return dX

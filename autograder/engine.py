@@ -24,8 +24,8 @@ import pytest
 
 from dlnp.manifest import load_manifest
 
-from .feedback import feedback_markdown
 from . import plugin as plugin_module
+from .feedback import feedback_markdown
 from .plugin import GradingPlugin, write_json_atomic
 from .sandbox import Limits
 

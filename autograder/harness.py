@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import pytest
@@ -84,7 +84,7 @@ def reference_args(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: reference_args(v) for k, v in value.items()}  # pyright: ignore[reportUnknownVariableType]
     if isinstance(value, np.ndarray):
-        return value.copy()
+        return cast("np.ndarray[Any, Any]", value).copy()
     return value
 
 

@@ -11,6 +11,7 @@ import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -78,22 +79,22 @@ class Manifest:
         return sum(c.points for c in self.chapters)
 
 
-def _parse(data: dict[str, object]) -> Manifest:
+def _parse(data: dict[str, Any]) -> Manifest:
     chapters: list[Chapter] = []
-    raw_chapters = data.get("chapter", [])
-    assert isinstance(raw_chapters, list)
+    raw_chapters: list[dict[str, Any]] = data.get("chapter", [])
     for raw in raw_chapters:
-        assert isinstance(raw, dict)
+        raw_functions: list[dict[str, Any]] = raw.get("functions", [])
         functions = tuple(
             Function(name=str(f["name"]), module=str(f["module"]), points=int(f["points"]))
-            for f in raw.get("functions", [])
+            for f in raw_functions
         )
+        requires: list[Any] = raw.get("requires", [])
         chapters.append(
             Chapter(
                 id=str(raw["id"]),
                 title=str(raw["title"]),
                 seed=str(raw.get("seed", "")),
-                requires=tuple(str(r) for r in raw.get("requires", [])),
+                requires=tuple(str(r) for r in requires),
                 functions=functions,
             )
         )

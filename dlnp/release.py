@@ -308,4 +308,5 @@ line-length = 110
 include = ["neural_network"]
 typeCheckingMode = "strict"
 reportUnusedImport = false
+reportConstantRedefinition = false
 """

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -60,7 +60,7 @@ def tolerances(*inputs: Any) -> tuple[float, float]:
     float32 tolerance applies (rtol 1e-4, atol 1e-5).
     """
     for x in inputs:
-        if isinstance(x, np.ndarray) and x.dtype == np.float32:
+        if getattr(x, "dtype", None) == np.float32:
             return 1e-4, 1e-5
     return 1e-6, 1e-9
 
@@ -103,10 +103,11 @@ def describe(x: Any) -> str:
     """One line saying what ``x`` is: type, shape, dtype and a few values."""
     if x is None:
         return "None"
-    if isinstance(x, np.ndarray) and x.ndim == 0:
-        return f"the number {x.item():.6g} (0-d array, dtype {x.dtype})"
     if isinstance(x, np.ndarray):
-        return f"array of shape {x.shape}, dtype {x.dtype}: {_preview(x)}"
+        arr = cast("np.ndarray[Any, Any]", x)
+        if arr.ndim == 0:
+            return f"the number {arr.item():.6g} (0-d array, dtype {arr.dtype})"
+        return f"array of shape {arr.shape}, dtype {arr.dtype}: {_preview(arr)}"
     if isinstance(x, np.generic):
         return f"NumPy scalar {x!r}"
     if isinstance(x, float):
@@ -114,9 +115,10 @@ def describe(x: Any) -> str:
     if isinstance(x, (bool, int)):
         return f"{type(x).__name__} {x!r}"
     if isinstance(x, (list, tuple)):
-        items = ", ".join(describe(v) if isinstance(v, np.ndarray) else repr(v) for v in x[:3])
-        more = ", ..." if len(x) > 3 else ""
-        return f"{type(x).__name__} of length {len(x)} [{items}{more}]"
+        seq = cast("Sequence[Any]", x)
+        items = ", ".join(describe(v) if isinstance(v, np.ndarray) else repr(v) for v in seq[:3])
+        more = ", ..." if len(seq) > 3 else ""
+        return f"{type(cast('object', x)).__name__} of length {len(seq)} [{items}{more}]"
     text = repr(x)
     return f"{type(x).__name__} {text[:80]}"
 
@@ -162,18 +164,19 @@ def _generic_value_mistake(
 
 def _generic_shape_mistake(got: tuple[int, ...], want: tuple[int, ...]) -> str | None:
     if len(want) == 2 and got == want[::-1] and want[0] != want[1]:
-        return "(transposed) Your result is the transpose of the expected one: check the order of a matrix product or a missing/extra .T."
+        return ("(transposed) Your result is the transpose of the expected one: check the order of a "
+                "matrix product or a missing/extra .T.")
     if len(want) == 2 and want[0] == 1 and got == (want[1],):
         return (
             "(row vector) Expected a row vector of shape (1, m) but got (m,): "
             "use keepdims=True in the sum/mean, or reshape(1, -1)."
         )
     if len(want) == 2 and want[1] == 1 and got == (want[0],):
-        return "(column vector) Expected a column vector of shape (n, 1) but got (n,): keep the second axis (reshape(-1, 1) or keepdims=True)."
+        return ("(column vector) Expected a column vector of shape (n, 1) but got (n,): keep the second "
+                "axis (reshape(-1, 1) or keepdims=True).")
     if got == () and want != ():
-        return "(reduced too far) You returned a single number where an array was expected: a sum/mean/max without axis= reduces over everything."
-    if len(got) == len(want) and len(want) >= 1 and got != want:
-        return None
+        return ("(reduced too far) You returned a single number where an array was expected: a "
+                "sum/mean/max without axis= reduces over everything.")
     return None
 
 
@@ -215,7 +218,8 @@ def check_array(
         raise _fail(name, "returned None", want, actual, "(no return) Did you forget the `return` statement?")
     if not isinstance(actual, (np.ndarray, np.generic)):
         if isinstance(actual, (list, tuple)) and want.ndim > 0:
-            raise _fail(name, "returned a Python " + type(actual).__name__ + ", not a NumPy array", want, actual,
+            kind = type(cast("object", actual)).__name__
+            raise _fail(name, f"returned a Python {kind}, not a NumPy array", want, actual,
                         "(not an array) Build the result with NumPy operations or wrap it in np.array(...).")
         if not isinstance(actual, (int, float)):
             raise _fail(name, "returned the wrong type", want, actual, None)
@@ -262,9 +266,10 @@ def check_scalar(
     """Check that ``actual`` is a scalar (Python or NumPy number, ``np.ndim == 0``) close to ``expected``."""
     if actual is None:
         raise _fail(name, "returned None", expected, actual, "(no return) Did you forget the `return` statement?")
-    if isinstance(actual, np.ndarray) and actual.ndim > 0:
+    shape: tuple[int, ...] = getattr(cast("object", actual), "shape", ())
+    if shape:
         raise _fail(
-            name, f"returned an array of shape {actual.shape}, not a scalar", expected, actual,
+            name, f"returned an array of shape {shape}, not a scalar", expected, actual,
             "(not a scalar) A loss is one number: reduce over every entry (np.mean/np.sum without "
             "axis=, no keepdims) or convert with float(...).",
         )
@@ -281,9 +286,10 @@ def check_scalar(
 
 def check_tuple(actual: Any, length: int, *, name: str, parts: str = "") -> tuple[Any, ...]:
     """Check that ``actual`` is a tuple (or list) of ``length`` items and return it as a tuple."""
-    if not isinstance(actual, (tuple, list)) or len(actual) != length:
+    items = tuple(cast("Sequence[Any]", actual)) if isinstance(actual, (tuple, list)) else None
+    if items is None or len(items) != length:
         what = parts or f"{length} values"
         raise Feedback(
             f"{name} must return a tuple of {length} items ({what}).\n  got: {describe(actual)}"
         )
-    return tuple(actual)
+    return items

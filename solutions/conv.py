@@ -21,6 +21,17 @@ def _windows(X: FloatArray, kh: int, kw: int, stride: int) -> FloatArray:
     return view[..., ::stride, ::stride, :, :]
 
 
+def _im2col(X: FloatArray, kh: int, kw: int, stride: int) -> FloatArray:
+    """All windows of ``X (n, C, H, W)`` as the rows of one matrix.
+
+    Shape ``(n * H' * W', C * kh * kw)``; row ``(i, y, x)`` (row-major) holds the
+    window of image ``i`` at output position ``(y, x)``, flattened channel-major.
+    """
+    cols = _windows(X, kh, kw, stride)  # (n, C, H', W', kh, kw), a view
+    n, C, Ho, Wo = cols.shape[:4]
+    return cols.transpose(0, 2, 3, 1, 4, 5).reshape(n * Ho * Wo, C * kh * kw)
+
+
 def _check_stride(stride: int) -> None:
     if stride < 1:
         raise ValueError(f"stride must be a positive integer, got {stride}")
@@ -70,9 +81,7 @@ def conv2d(image: FloatArray, kernel: FloatArray, stride: int = 1) -> FloatArray
     return np.einsum("ijmn,mn->ij", _windows(image, kh, kw, stride), kernel)
 
 
-def conv_forward(
-    X: FloatArray, K: FloatArray, b: FloatArray, stride: int = 1
-) -> FloatArray:
+def conv_forward(X: FloatArray, K: FloatArray, b: FloatArray, stride: int = 1) -> FloatArray:
     r"""Convolutional layer: F filters over a batch of multi-channel images.
 
     .. math::
@@ -106,11 +115,12 @@ def conv_forward(
     """
     _check_stride(stride)
     F, _, kh, kw = K.shape
-    cols = _windows(X, kh, kw, stride)  # (n, C, H', W', kh, kw)
-    # One matrix product: contract channels and kernel offsets.
-    out = np.tensordot(cols, K, axes=([1, 4, 5], [1, 2, 3]))  # (n, H', W', F)
-    out += b.reshape(1, 1, 1, F)
-    return out.transpose(0, 3, 1, 2)
+    n, _, H, W = X.shape
+    Ho, Wo = (H - kh) // stride + 1, (W - kw) // stride + 1
+    # One matrix product: every window (row) times every filter (column).
+    out = _im2col(X, kh, kw, stride) @ K.reshape(F, -1).T  # (n * H' * W', F)
+    out += b
+    return out.reshape(n, Ho, Wo, F).transpose(0, 3, 1, 2)
 
 
 def conv_backward(
@@ -165,18 +175,20 @@ def conv_backward(
     ``dout``). No input is modified.
     """
     _check_stride(stride)
-    _, _, kh, kw = K.shape
-    Ho, Wo = dout.shape[2], dout.shape[3]
-    cols = _windows(X, kh, kw, stride)  # (n, C, H', W', kh, kw)
-    dK = np.tensordot(dout, cols, axes=([0, 2, 3], [0, 2, 3]))  # (F, C, kh, kw)
-    db = dout.sum(axis=(0, 2, 3))
+    F, C, kh, kw = K.shape
+    n, _, Ho, Wo = dout.shape
+    cols = _im2col(X, kh, kw, stride)  # (n * H' * W', C * kh * kw)
+    d = dout.transpose(0, 2, 3, 1).reshape(n * Ho * Wo, F)  # rows match cols
+    dK = (d.T @ cols).reshape(F, C, kh, kw)  # sums over images and positions
+    db = d.sum(axis=0)
     # Gradient of every window entry, then scatter the windows back onto dX.
-    dcols = np.tensordot(dout, K, axes=([1], [0]))  # (n, H', W', C, kh, kw)
+    dcols = (d @ K.reshape(F, -1)).reshape(n, Ho, Wo, C, kh, kw)
     dX = np.zeros(X.shape, dtype=np.result_type(dout, K))
-    for m in range(kh):  # loop over kernel offsets only (kh * kw steps)
-        for n in range(kw):
+    for m in range(kh):  # loop over the kh * kw kernel offsets, not over pixels
+        for q in range(kw):
             rows = slice(m, m + stride * (Ho - 1) + 1, stride)
-            columns = slice(n, n + stride * (Wo - 1) + 1, stride)
-            # Within one offset the windows never overlap, so += is exact here.
-            dX[:, :, rows, columns] += dcols[:, :, :, :, m, n].transpose(0, 3, 1, 2)
+            columns = slice(q, q + stride * (Wo - 1) + 1, stride)
+            # Within one offset the windows never overlap, so += is exact here;
+            # different offsets that hit the same pixel add up across the loop.
+            dX[:, :, rows, columns] += dcols[:, :, :, :, m, q].transpose(0, 3, 1, 2)
     return dX, dK, db

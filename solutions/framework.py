@@ -381,7 +381,9 @@ def create_batches(
     return batches
 
 
-def step_decay(epoch: int, initial_lr: float, drop: float = 0.5, epochs_per_drop: int = 10) -> float:
+def step_decay(
+    epoch: int, initial_lr: float = 0.1, drop: float = 0.5, epochs_per_drop: int = 10
+) -> float:
     r"""Step-decay learning-rate schedule: $\eta_e = \eta_0 \cdot \text{drop}^{\lfloor e / E \rfloor}$.
 
     Parameters
@@ -399,6 +401,11 @@ def step_decay(epoch: int, initial_lr: float, drop: float = 0.5, epochs_per_drop
     -------
     float
         ``initial_lr * drop ** (epoch // epochs_per_drop)``.
+
+    Notes
+    -----
+    With its defaults it is itself a schedule for ``fit``:
+    ``fit(..., schedule=step_decay)`` trains at 0.1 for epochs 0-9, 0.05 for 10-19, ...
     """
     return float(initial_lr * drop ** (epoch // epochs_per_drop))
 

@@ -3,6 +3,7 @@
 from collections.abc import Callable
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ._types import FloatArray
 from .losses import mse_loss
@@ -87,6 +88,7 @@ def gradient_descent(
         rng = np.random.default_rng()
     loss_history: list[float] = []
     for _ in range(num_epochs):
+        batches: list[NDArray[np.intp]]
         if batch_size is None or rng is None:
             batches = [np.arange(n)]
         else:

@@ -12,10 +12,8 @@ import numpy as np
 from ._types import FloatArray
 
 
-def _window_offsets(
-    X: FloatArray, size: int, stride: int
-) -> Iterator[tuple[int, int, FloatArray]]:
-    """Yield ``(m, n, view)`` for every offset of the pooling window, row-major.
+def _window_offsets(X: FloatArray, size: int, stride: int) -> Iterator[FloatArray]:
+    """Yield one view per offset ``(m, n)`` of the pooling window, in row-major order.
 
     ``view[..., i, j]`` is ``X[..., i * stride + m, j * stride + n]``: the entry at
     offset ``(m, n)`` of window ``(i, j)``, for all windows at once (a strided
@@ -32,7 +30,7 @@ def _window_offsets(
         for n in range(size):
             rows = slice(m, m + stride * (Ho - 1) + 1, stride)
             cols = slice(n, n + stride * (Wo - 1) + 1, stride)
-            yield m, n, X[..., rows, cols]
+            yield X[..., rows, cols]
 
 
 def max_pool(X: FloatArray, size: int = 2, stride: int | None = None) -> FloatArray:
@@ -66,16 +64,13 @@ def max_pool(X: FloatArray, size: int = 2, stride: int | None = None) -> FloatAr
     """
     s = size if stride is None else stride
     offsets = _window_offsets(X, size, s)
-    _, _, first = next(offsets)
-    out = first.copy()
-    for _, _, view in offsets:
+    out = next(offsets).copy()
+    for view in offsets:
         np.maximum(out, view, out=out)
     return out
 
 
-def max_pool_backward(
-    dout: FloatArray, X: FloatArray, size: int = 2, stride: int | None = None
-) -> FloatArray:
+def max_pool_backward(dout: FloatArray, X: FloatArray, size: int = 2, stride: int | None = None) -> FloatArray:
     r"""Gradient of :func:`max_pool` with respect to its input.
 
     Each output entry ``out[..., i, j]`` came from one window of ``X``. Its
@@ -108,20 +103,14 @@ def max_pool_backward(
     No input is modified.
     """
     s = size if stride is None else stride
-    # Forward scan in row-major order: a later offset takes over only when it is
-    # STRICTLY larger, so on ties the first maximum keeps the win.
-    best: FloatArray | None = None
-    winner = np.zeros(dout.shape, dtype=np.intp)
-    for offset, (_, _, view) in enumerate(_window_offsets(X, size, s)):
-        if best is None:
-            best = view.copy()
-            continue
-        larger = view > best
-        np.copyto(best, view, where=larger)
-        winner[larger] = offset
-    # Each window sends its whole gradient to its winner. Offsets are handled one
-    # after another, so overlapping windows (stride < size) accumulate correctly.
-    dX = np.zeros(X.shape, dtype=np.result_type(dout, X))
-    for offset, (_, _, target) in enumerate(_window_offsets(dX, size, s)):
-        target += np.where(winner == offset, dout, 0)
+    pooled = max_pool(X, size, s)
+    # Visit the window offsets in row-major order; the first offset holding the
+    # window's maximum claims the whole gradient, later ties get nothing.
+    unclaimed = np.ones(pooled.shape, dtype=bool)
+    dX = np.zeros_like(X, dtype=np.result_type(dout, X))  # X's memory layout
+    for view, target in zip(_window_offsets(X, size, s), _window_offsets(dX, size, s), strict=True):
+        first = unclaimed & (view == pooled)
+        # Overlapping windows (stride < size) add up: one offset at a time, +=.
+        target += dout * first
+        unclaimed ^= first  # first is a subset of unclaimed: this removes it
     return dX

@@ -8,7 +8,7 @@ from autograder.engine import grade_submission
 from autograder.plugin import submission_digest
 from dlnp.manifest import load_manifest
 from dlnp.submissions import make_submission
-from tests.conftest import GradeFn, Graded
+from tests.conftest import Graded, GradeFn
 
 MANIFEST = load_manifest()
 ALL = [c.id for c in MANIFEST.chapters]

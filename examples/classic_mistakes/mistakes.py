@@ -3,7 +3,6 @@
 from typing import Any
 
 import numpy as np
-
 from neural_network._types import FloatArray  # pyright: ignore[reportMissingImports]
 
 

@@ -180,7 +180,7 @@ def conv_backward(
     cols = _im2col(X, kh, kw, stride)  # (n * H' * W', C * kh * kw)
     d = dout.transpose(0, 2, 3, 1).reshape(n * Ho * Wo, F)  # rows match cols
     dK = (d.T @ cols).reshape(F, C, kh, kw)  # sums over images and positions
-    db = d.sum(axis=0)
+    db = dout.sum(axis=(0, 2, 3))
     # Gradient of every window entry, then scatter the windows back onto dX.
     dcols = (d @ K.reshape(F, -1)).reshape(n, Ho, Wo, C, kh, kw)
     dX = np.zeros(X.shape, dtype=np.result_type(dout, K))

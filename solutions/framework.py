@@ -481,7 +481,7 @@ def fit(
         * ``"time"``: seconds the epoch took;
 
         and ``"best_epoch"``: index (from 0) of the epoch with the lowest validation
-        loss, or None without early stopping.
+        loss (the first one, on ties), or None without early stopping.
 
     Notes
     -----

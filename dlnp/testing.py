@@ -31,6 +31,7 @@ __all__ = [
     "check_tuple",
     "describe",
     "diagnose_warnings",
+    "require_number",
     "tolerances",
 ]
 
@@ -282,6 +283,16 @@ def check_scalar(
         text = str(exc).replace(f"  got:      {describe(np.asarray(actual))}", f"  got:      {describe(actual)}")
         text = text.replace(f"  expected: {describe(np.asarray(expected))}", f"  expected: {describe(expected)}")
         raise Feedback(text) from None
+
+
+def require_number(actual: Any, *, name: str) -> float:
+    """Return ``actual`` as a float if it is a scalar number; otherwise raise :class:`Feedback`."""
+    if isinstance(actual, (bool, np.bool_)) or not isinstance(actual, (int, float, np.number, np.ndarray)):
+        raise _fail(name, "did not return a number", "a number", actual, None)
+    if getattr(cast("object", actual), "shape", ()) != ():
+        raise _fail(name, "returned an array, not a scalar", "a number", actual,
+                    "(not a scalar) A loss is one number: reduce over every entry or convert with float(...).")
+    return float(actual)
 
 
 def check_tuple(actual: Any, length: int, *, name: str, parts: str = "") -> tuple[Any, ...]:

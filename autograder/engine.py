@@ -1,9 +1,17 @@
 """Grade one submission (``grade_submission``) or a folder of them (``grade_batch``).
 
 ``grade_submission`` runs the hidden graders with pytest inside this trusted process;
-the student's code runs only in the worker processes that the graders talk to.
-``grade_batch`` grades each submission in its own trusted process, ``jobs`` at a
-time, and writes the gradebook, one results file and one feedback file per student.
+the student's code runs only in the confined worker processes that the graders talk to
+(:mod:`autograder.sandbox`).
+
+``grade_batch`` keeps ``jobs`` trusted grading servers (``python -m autograder.engine
+--serve``), each grading one submission after another, so that pytest, NumPy and the
+graders are imported once per server rather than once per student. A server sends
+each results dict back over a pipe; this process writes ``results/<student>.json``
+atomically as soon as a student is done, then their feedback, and the gradebook at the
+end. ``resume=True`` skips every student whose results file is complete and was made
+from the same submission (sha256 of its package) by the same kit, salt and chapters,
+so a batch killed midway loses nothing and gives the same gradebook when resumed.
 """
 
 from __future__ import annotations
@@ -11,27 +19,32 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import dataclasses
 import io
 import json
 import os
+import queue
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor, as_completed
+import tempfile
+import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 
-from dlnp.manifest import load_manifest
+from dlnp.manifest import Manifest, load_manifest
 
 from . import plugin as plugin_module
 from .feedback import feedback_markdown
-from .plugin import GradingPlugin, write_json_atomic
-from .sandbox import Limits
+from .plugin import GradingPlugin, grading_fingerprint, submission_digest, write_json_atomic
+from .sandbox import Limits, die_with_parent
 
 KIT_ROOT = Path(__file__).resolve().parent.parent
 GRADERS = Path(__file__).resolve().parent / "graders"
 DEFAULT_SALT = "dlnp-hidden-graders-v1"
+SUBMISSION_SECONDS = 3600.0  # a trusted server that takes longer than this on one student is restarted
 
 
 def grading_salt(explicit: str | None = None) -> str:
@@ -48,11 +61,17 @@ def grade_submission(
     visibility: str = "visible",
     limits: Limits | None = None,
     quiet: bool = True,
+    hide: Sequence[Path] = (),
 ) -> dict[str, Any]:
-    """Run every hidden grader on ``submission``; return (and optionally write) the results."""
+    """Run every hidden grader on ``submission``; return (and optionally write) the results.
+
+    ``hide``: more host folders the student's code must not see (the submissions root
+    and the folder of ``out`` are always hidden when namespaces are available).
+    """
     if str(KIT_ROOT) not in sys.path:
         sys.path.insert(0, str(KIT_ROOT))
-    plugin = GradingPlugin(Path(submission), out, grading_salt(salt), chapters, visibility, limits or Limits())
+    plugin = GradingPlugin(Path(submission), out, grading_salt(salt), chapters, visibility, limits or Limits(),
+                           hide=hide)
     args = [
         str(GRADERS),
         "-c", os.devnull,
@@ -75,17 +94,108 @@ def list_submissions(root: Path) -> list[Path]:
     return sorted(p for p in Path(root).iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
-def _grade_in_subprocess(submission: Path, results: Path, salt: str | None, chapters: list[str] | None) -> None:
-    cmd = [sys.executable, "-m", "autograder.engine", str(submission), "--out", str(results)]
-    if salt:
-        cmd += ["--salt", salt]
-    for chapter in chapters or []:
-        cmd += ["--chapter", chapter]
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    env["PYTHONPATH"] = os.pathsep.join([str(KIT_ROOT), env.get("PYTHONPATH", "")])
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=3600, check=False)
-    if proc.returncode != 0 or not results.exists():
-        raise RuntimeError(f"grading {submission.name} failed:\n{proc.stderr[-2000:]}")
+# ----------------------------------------------------------------------------- batch
+
+
+class GradingServer:
+    """One trusted ``python -m autograder.engine --serve`` process, reused across students."""
+
+    def __init__(self, limits: Limits, hide: Sequence[Path]) -> None:
+        self.limits = limits
+        self.hide = [str(p) for p in hide]
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log: IO[bytes] | None = None
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+        env["PYTHONPATH"] = os.pathsep.join(p for p in [str(KIT_ROOT), env.get("PYTHONPATH", "")] if p)
+        self.log = tempfile.TemporaryFile()
+        return subprocess.Popen(
+            [sys.executable, "-m", "autograder.engine", "--serve"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, env=env, cwd=KIT_ROOT,
+            preexec_fn=die_with_parent,
+        )
+
+    def grade(self, submission: Path, salt: str, chapters: list[str] | None) -> dict[str, Any]:
+        if self.proc is None or self.proc.poll() is not None:
+            self.proc = self._start()
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        request = {"submission": str(submission), "salt": salt, "chapters": chapters,
+                   "limits": dataclasses.asdict(self.limits), "hide": self.hide}
+        timer = threading.Timer(SUBMISSION_SECONDS, self.proc.kill)
+        timer.start()
+        try:
+            self.proc.stdin.write((json.dumps(request) + "\n").encode())
+            self.proc.stdin.flush()
+            line = self.proc.stdout.readline()
+        except OSError:
+            line = b""
+        finally:
+            timer.cancel()
+        if not line:
+            why = self._log_tail()
+            self.close()
+            raise RuntimeError(f"the grading process stopped while grading {submission.name}: {why}")
+        reply = json.loads(line)
+        if "error" in reply:
+            raise RuntimeError(str(reply["error"]))
+        return reply["results"]
+
+    def _log_tail(self) -> str:
+        if self.log is None:
+            return ""
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")[-1500:]
+
+    def close(self) -> None:
+        if self.proc is not None:
+            with contextlib.suppress(OSError):
+                if self.proc.stdin is not None:
+                    self.proc.stdin.close()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            self.proc = None
+        if self.log is not None:
+            self.log.close()
+            self.log = None
+
+
+def serve(protocol: IO[bytes]) -> None:
+    """The server side: one JSON request per line on stdin, one JSON reply per line on ``protocol``."""
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        request = json.loads(line)
+        try:
+            limits = Limits(**request["limits"])
+            results = grade_submission(Path(request["submission"]), chapters=request["chapters"],
+                                       salt=request["salt"], limits=limits,
+                                       hide=[Path(p) for p in request.get("hide", [])])
+            reply: dict[str, Any] = {"results": results}
+        except Exception as exc:  # reported for this student; the server goes on
+            reply = {"error": f"{type(exc).__name__}: {exc}"[:3000]}
+        protocol.write((json.dumps(reply, default=str) + "\n").encode())
+        protocol.flush()
+
+
+def is_current(results_path: Path, submission: Path, fingerprint: str) -> dict[str, Any] | None:
+    """The results in ``results_path`` if they are complete and were made from this very
+    submission with the same kit, salt and chapters (so regrading would change nothing)."""
+    try:
+        results = json.loads(results_path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(results, dict):
+        return None
+    grading: Any = results.get("grading")  # pyright: ignore[reportUnknownMemberType]
+    if not isinstance(grading, dict) or grading.get("fingerprint") != fingerprint or not grading.get("complete"):  # pyright: ignore[reportUnknownMemberType]
+        return None
+    if results.get("submission_sha256") != submission_digest(submission):  # pyright: ignore[reportUnknownMemberType]
+        return None
+    return results  # pyright: ignore[reportUnknownVariableType]
 
 
 def grade_batch(
@@ -96,52 +206,83 @@ def grade_batch(
     salt: str | None = None,
     chapters: list[str] | None = None,
     progress: bool = True,
+    resume: bool = False,
+    limits: Limits | None = None,
 ) -> list[dict[str, Any]]:
     """Grade every submission under ``root`` into ``out_dir`` (gradebook, results, feedback)."""
     manifest = load_manifest()
-    out_dir = Path(out_dir)
+    limits = limits or Limits()
+    salt = grading_salt(salt)
+    out_dir = Path(out_dir).resolve()
     (out_dir / "results").mkdir(parents=True, exist_ok=True)
     (out_dir / "feedback").mkdir(parents=True, exist_ok=True)
     submissions = list_submissions(Path(root))
+    fingerprint = grading_fingerprint(salt, sorted(chapters) if chapters else None)
     rows: dict[str, dict[str, Any]] = {}
+    todo: queue.Queue[Path] = queue.Queue()
+    for sub in submissions:
+        done = is_current(out_dir / "results" / f"{sub.name}.json", sub, fingerprint) if resume else None
+        if done is not None:
+            rows[sub.name] = done
+            _write_feedback(out_dir, sub.name, done, manifest)
+        else:
+            todo.put(sub)
     bar: Any = None
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=len(submissions), desc="grading", unit="submission", file=sys.stderr)
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {
-            pool.submit(_grade_in_subprocess, sub, out_dir / "results" / f"{sub.name}.json", salt, chapters): sub
-            for sub in submissions
-        }
-        for future in as_completed(futures):
-            sub = futures[future]
-            path = out_dir / "results" / f"{sub.name}.json"
-            try:
-                future.result()
-                results = json.loads(path.read_text())
-            except Exception as exc:  # a broken grading run is reported, never silently scored
-                results = _failed_results(manifest, str(exc))
-                write_json_atomic(path, results)
-            (out_dir / "feedback" / f"{sub.name}.md").write_text(feedback_markdown(sub.name, results, manifest))
-            rows[sub.name] = results
-            if bar is not None:
-                bar.update(1)
+        bar = tqdm(total=len(submissions), initial=len(rows), desc="grading", unit="submission", file=sys.stderr)
+    lock = threading.Lock()
+
+    def work() -> None:
+        server = GradingServer(limits, [out_dir])
+        try:
+            while True:
+                try:
+                    sub = todo.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    results = server.grade(sub.resolve(), salt, chapters)
+                except Exception as exc:  # a broken grading run is reported, never silently scored
+                    results = _failed_results(manifest, str(exc))
+                write_json_atomic(out_dir / "results" / f"{sub.name}.json", results)
+                _write_feedback(out_dir, sub.name, results, manifest)
+                with lock:
+                    rows[sub.name] = results
+                    if bar is not None:
+                        bar.update(1)
+        finally:
+            server.close()
+
+    threads = [threading.Thread(target=work, daemon=True) for _ in range(max(1, min(jobs, todo.qsize())))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
     if bar is not None:
         bar.close()
     write_gradebook(out_dir / "gradebook.csv", rows, manifest)
     return [rows[s.name] for s in submissions]
 
 
-def _failed_results(manifest: Any, message: str) -> dict[str, Any]:
+def _write_feedback(out_dir: Path, student: str, results: dict[str, Any], manifest: Manifest) -> None:
+    path = out_dir / "feedback" / f"{student}.md"
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(feedback_markdown(student, results, manifest))
+    tmp.replace(path)
+
+
+def _failed_results(manifest: Manifest, message: str) -> dict[str, Any]:
     return {
         "score": 0.0, "max_score": 0.0, "execution_time": 0.0,
         "output": f"Grading could not run: {message[:2000]}", "tests": [],
         "chapters": {c.id: {"score": 0.0, "max_score": 0.0} for c in manifest.chapters},
+        "grading": {"complete": False, "problems": [message[:500]]},
     }
 
 
-def write_gradebook(path: Path, rows: dict[str, dict[str, Any]], manifest: Any) -> None:
+def write_gradebook(path: Path, rows: dict[str, dict[str, Any]], manifest: Manifest) -> None:
     """``student,score,max_score`` then one column per chapter id (score in that chapter)."""
     ids = [c.id for c in manifest.chapters]
     tmp = path.with_name(f".{path.name}.tmp")
@@ -162,11 +303,20 @@ def _num(x: float) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder.engine")
-    parser.add_argument("submission", type=Path)
-    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("submission", type=Path, nargs="?")
+    parser.add_argument("--out", type=Path)
     parser.add_argument("--salt")
     parser.add_argument("--chapter", action="append")
+    parser.add_argument("--serve", action="store_true", help="grade requests read from stdin (grade_batch)")
     args = parser.parse_args(argv)
+    if args.serve:
+        # replies go to the original stdout; anything else printed goes to stderr
+        protocol = os.fdopen(os.dup(1), "wb")
+        os.dup2(2, 1)
+        serve(protocol)
+        return 0
+    if args.submission is None or args.out is None:
+        parser.error("SUBMISSION and --out are required (or --serve)")
     grade_submission(args.submission, args.out, chapters=args.chapter, salt=args.salt)
     return 0
 

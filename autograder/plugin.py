@@ -7,25 +7,34 @@ and it alone turns test outcomes into scores.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import importlib
 import inspect
 import json
+import os
+import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
+from dlnp import __version__
 from dlnp.manifest import Manifest, load_manifest
 from dlnp.testing import Feedback
 
-from .sandbox import Limits, Student, StudentError
+from .sandbox import Limits, SandboxError, Student, StudentError, sandbox_report
 
 MAX_OUTPUT = 4000
+MAX_RESULTS_BYTES = 900_000  # results.json stays under 1 MB whatever the student's code does
 PLUGIN_KEY = pytest.StashKey["GradingPlugin"]()
+KIT_ROOT = Path(__file__).resolve().parent.parent
+#: What decides a score: the engine, the graders, the reference, the checks, the manifest.
+KIT_PARTS = ("autograder", "solutions", "dlnp/testing.py", "dlnp/manifest.py", "assignments/chapters.toml")
 
 
 @pytest.fixture(scope="session")
@@ -55,6 +64,29 @@ def submission_digest(submission: Path) -> str:
     return h.hexdigest()
 
 
+@functools.cache
+def kit_digest() -> str:
+    """sha256 of everything that decides a score (:data:`KIT_PARTS`): a change regrades."""
+    h = hashlib.sha256()
+    for part in KIT_PARTS:
+        root = KIT_ROOT / part
+        files = [root] if root.is_file() else sorted(root.rglob("*"))
+        for path in files:
+            if not path.is_file() or "__pycache__" in path.parts or path.suffix not in (".py", ".toml"):
+                continue
+            h.update(str(path.relative_to(KIT_ROOT)).encode())
+            h.update(b"\0")
+            h.update(path.read_bytes())
+            h.update(b"\0")
+    return h.hexdigest()
+
+
+def grading_fingerprint(salt: str, chapters: list[str] | None) -> str:
+    """Identifies one way of grading (kit, secret salt, chapters) without revealing the salt."""
+    key = f"{kit_digest()}|{salt}|{','.join(sorted(chapters)) if chapters else '*'}"
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
 def _signatures(manifest: Manifest) -> Any:
     modules = manifest.modules
 
@@ -72,9 +104,10 @@ class GradingPlugin:
     """Collects one record per hidden test and writes the results file."""
 
     def __init__(self, submission: Path, results: Path | None, salt: str, chapters: list[str] | None,
-                 visibility: str, limits: Limits) -> None:
+                 visibility: str, limits: Limits, hide: Sequence[Path] = ()) -> None:
         self.submission = submission.resolve()
         self.results_path = results
+        self.hide = [Path(p).resolve() for p in hide]
         self.salt = salt
         self.chapters = set(chapters) if chapters else None
         self.visibility = visibility
@@ -84,6 +117,7 @@ class GradingPlugin:
         self.records: list[dict[str, Any]] = []
         self.started = time.monotonic()
         self.results: dict[str, Any] | None = None
+        self.problems: list[str] = []  # grading-machine problems: such results are not final
         self._student: Student | None = None
 
     def pytest_configure(self, config: pytest.Config) -> None:
@@ -91,8 +125,20 @@ class GradingPlugin:
         config.addinivalue_line("markers", "grade(function, points): a hidden grader and its points")
 
     def make_student(self) -> Student:
-        self._student = Student(self.submission, self.manifest.modules, self.limits, _signatures(self.manifest))
+        hide = [*self.hide, *([self.results_path.resolve().parent] if self.results_path is not None else [])]
+        self._student = Student(self.submission, self.manifest.modules, self.limits, _signatures(self.manifest),
+                                hide=hide)
         return self._student
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Iterator[None]:
+        """Each test gets its own wall-clock and CPU budget for the student's code."""
+        student = self._student
+        if student is None:
+            yield
+            return
+        with student.test():
+            yield
 
     def rng_for(self, nodeid: str) -> np.random.Generator:
         key = f"{self.salt}|{self.digest}|{nodeid}".encode()
@@ -143,11 +189,13 @@ class GradingPlugin:
             "nodeid": item.nodeid,
         }
 
-    @staticmethod
-    def _diagnose(call: pytest.CallInfo[None]) -> tuple[str, str]:
+    def _diagnose(self, call: pytest.CallInfo[None]) -> tuple[str, str]:
         exc = call.excinfo.value if call.excinfo else None
         if isinstance(exc, StudentError):
             return exc.status, exc.message
+        if isinstance(exc, SandboxError):
+            self.problems.append(str(exc))
+            return "grader_error", f"The grader could not run your code (a problem of the grading machine): {exc}"
         if isinstance(exc, Feedback):
             return "failed", str(exc)
         if isinstance(exc, AssertionError):
@@ -160,10 +208,22 @@ class GradingPlugin:
 
     # ---------------------------------------------------------------- results
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        self.results = build_results(self.manifest, self.records, time.monotonic() - self.started,
-                                     self.visibility, self.digest)
+        results = build_results(self.manifest, self.records, time.monotonic() - self.started,
+                                self.visibility, self.digest)
+        sandbox = sandbox_report(self.limits)
         if self._student is not None:
-            self.results["workers_started"] = self._student.workers_started
+            results["workers_started"] = self._student.workers_started
+        results["sandbox"] = sandbox
+        if sandbox["note"]:
+            results["output"] = f"Note: {sandbox['note']}"
+        results["grading"] = {
+            "kit_version": f"{__version__}+{kit_digest()[:12]}",
+            "kit_sha256": kit_digest(),
+            "fingerprint": grading_fingerprint(self.salt, sorted(self.chapters) if self.chapters else None),
+            "complete": not self.problems and exitstatus in (0, 1, 5),  # 5: no grader for these chapters
+            "problems": sorted(set(self.problems))[:5],
+        }
+        self.results = cap_results(results)
         if self.results_path is not None:
             write_json_atomic(self.results_path, self.results)
 
@@ -202,8 +262,29 @@ def build_results(manifest: Manifest, records: list[dict[str, Any]], seconds: fl
     }
 
 
+def cap_results(results: dict[str, Any], limit: int = MAX_RESULTS_BYTES) -> dict[str, Any]:
+    """Shorten the tests' outputs until the JSON is under ``limit`` bytes."""
+    size = len(json.dumps(results, default=str))
+    budget = MAX_OUTPUT
+    while size > limit and budget > 100:
+        budget //= 2
+        for test in results["tests"]:
+            if len(test["output"]) > budget:
+                test["output"] = test["output"][:budget] + "\n[... output truncated]"
+        size = len(json.dumps(results, default=str))
+    return results
+
+
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, allow_nan=False, default=str) + "\n")
-    tmp.replace(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(json.dumps(data, indent=2, allow_nan=False, default=str) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

@@ -1,11 +1,13 @@
 """The student side of the grading boundary: the only kit file a worker process sees.
 
-A worker is started by the trusted grader (``autograder.sandbox``) as
-``python -I -S worker_runtime.py FD_IN FD_OUT SUBMISSION DEPS`` in a scratch folder
-holding a copy of the submission. It imports the student's package
+A worker is started by the trusted grader (``autograder.sandbox``) with
+``python -I -S -B`` and the arguments ``FD_IN FD_OUT WORK RUNTIME DEPS``, usually
+inside a sandbox whose working folder ``WORK`` holds a read-only copy of the
+submission's package. It says hello, then imports the student's package
 ``neural_network`` module by module, runs the calls it is sent, and answers with the
 results. It knows nothing of the reference solutions or the hidden tests: it is only
-told "call ``neural_network.losses.mse_loss`` with these arrays".
+told "call ``neural_network.losses.mse_loss`` with these arrays". Whatever it answers
+is data for the trusted side to judge: it never decides a score.
 
 Wire format (both directions): ``8-byte length`` + ``4-byte header length`` +
 ``JSON header`` + raw ``.npy`` blobs. Arrays travel as ``.npy`` bytes and are read
@@ -177,7 +179,7 @@ def decode(data: Any, blobs: list[bytes], special: Callable[[str, Any], Any] | N
     if key == "__dict__":
         return {decode(k, blobs, special): decode(v, blobs, special) for k, v in value}  # pyright: ignore[reportUnknownVariableType]
     if key == "__opaque__":
-        return Opaque(str(value))
+        return Opaque(str(value)[:200])
     if special is not None:
         return special(str(key), value)
     raise ValueError(f"unknown tag {key!r}")
@@ -289,6 +291,13 @@ class Worker:
         op = header["op"]
         if op == "ping":
             return {"ok": True, "value": None}, []
+        if op == "import":
+            try:
+                self.module(header["module"])
+            except BaseException as exc:  # student code may raise anything, even SystemExit
+                failure = _ImportFailed(f"{PACKAGE}/{header['module']}.py", exc)
+                return {"ok": False, "error": _describe_error(failure)}, []
+            return {"ok": True, "value": None}, []
         args = decode(header.get("args", []), blobs, self._decode_special)
         kwargs = decode(header.get("kwargs", {"__dict__": []}), blobs, self._decode_special)
         out_blobs: list[bytes] = []
@@ -352,11 +361,14 @@ def main(argv: list[str]) -> None:
     fd_in, fd_out = int(argv[1]), int(argv[2])
     submission = argv[3]
     sys.path[:0] = [submission]
-    # Student output must never reach the protocol: fds 1 and 2 go to a log file.
-    log = os.open(os.path.join(os.getcwd(), "student-output.log"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.dup2(log, 1)
-    os.dup2(log, 2)
+    sys.dont_write_bytecode = True
+    # Student output must never reach the protocol (or fill a disk): fds 1 and 2 are discarded.
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)
+    os.dup2(null, 2)
+    os.close(null)
     worker = Worker(submission)
+    write_all(fd_out, pack({"ok": True, "hello": "dlnp-worker"}, []))
     while True:
         try:
             body = read_frame(fd_in)
@@ -365,9 +377,9 @@ def main(argv: list[str]) -> None:
         header, blobs = unpack(body)
         try:
             reply, out_blobs = worker.run(header, blobs)
-            frame = pack(reply, out_blobs)
+            frame = pack(dict(reply, id=header.get("id")), out_blobs)
         except BaseException as exc:  # an unencodable value, or a student __repr__ that raises
-            frame = pack({"ok": False, "error": _describe_error(exc), "warnings": []}, [])
+            frame = pack({"ok": False, "error": _describe_error(exc), "warnings": [], "id": header.get("id")}, [])
         write_all(fd_out, frame)
 
 

@@ -16,6 +16,7 @@ Images are float64 in ``[0, 1]``, shaped ``(n, 784)`` (flat, for MLPs) or
 from __future__ import annotations
 
 import os
+from importlib import import_module
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -120,7 +121,7 @@ def train_test_split(
     test_index: list[NDArray[np.intp]] = []
     for label in np.unique(y):
         members = rng.permutation(np.flatnonzero(y == label))
-        test_index.append(members[: int(round(test_fraction * members.size))])
+        test_index.append(members[: round(test_fraction * members.size)])
     is_test = np.zeros(y.shape[0], dtype=bool)
     is_test[np.concatenate(test_index)] = True
     train = rng.permutation(np.flatnonzero(~is_test))
@@ -148,9 +149,8 @@ def load_digits(image_size: int = 8, flatten: bool = True) -> tuple[FloatArray, 
     X : float64 array, values in [0, 1]
     y : int64 array, shape (n,), labels 0..9
     """
-    from sklearn.datasets import load_digits as sklearn_digits
-
-    bunch: Any = sklearn_digits()
+    sklearn_datasets: Any = import_module("sklearn.datasets")
+    bunch: Any = sklearn_datasets.load_digits()
     images = np.asarray(bunch.images, dtype=np.float64) / 16.0  # pixels are 0..16
     if image_size != 8:
         images = np.clip(upsample(images, image_size), 0.0, 1.0)
@@ -167,9 +167,7 @@ def default_cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "dlnp"
 
 
-def load_mnist(
-    cache_dir: str | os.PathLike[str] | None = None, flatten: bool = True
-) -> tuple[FloatArray, IntArray]:
+def load_mnist(cache_dir: str | os.PathLike[str] | None = None, flatten: bool = True) -> tuple[FloatArray, IntArray]:
     """The real MNIST: 70,000 images of 28x28, downloaded once and then cached.
 
     The first call fetches ``mnist_784`` from OpenML (about 15 MB, needs the
@@ -201,10 +199,9 @@ def load_mnist(
         with np.load(cached, allow_pickle=False) as data:
             pixels, labels = data["X"], data["y"]
     else:
-        import sklearn.datasets
-
+        sklearn_datasets: Any = import_module("sklearn.datasets")
         try:
-            bunch: Any = sklearn.datasets.fetch_openml(
+            bunch: Any = sklearn_datasets.fetch_openml(
                 "mnist_784",
                 version=1,
                 as_frame=False,
@@ -292,11 +289,7 @@ def make_spirals(
     gen = _generator(rng)
     radius = np.tile(np.linspace(0.0, 1.0, n_per_class), n_classes)
     labels = np.repeat(np.arange(n_classes), n_per_class)
-    angle = (
-        labels * 2 * np.pi / n_classes
-        + radius * 4.0
-        + noise * gen.standard_normal(labels.size)
-    )
+    angle = labels * 2 * np.pi / n_classes + radius * 4.0 + noise * gen.standard_normal(labels.size)
     X = np.column_stack([radius * np.sin(angle), radius * np.cos(angle)])
     return X, labels.astype(np.int64)
 

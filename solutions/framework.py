@@ -8,15 +8,14 @@ Built on the layers of chapter 5.1 (``solutions.layers``):
   one state per parameter array;
 * ``fit`` trains with mini-batches, records a history, stops early and follows a
   learning-rate schedule; ``gradient_check`` compares backprop with finite differences;
-* ``make_xor`` and ``make_spirals`` make toy data; ``plot_decision_boundary`` draws
-  what a 2-D classifier learned.
+* ``make_xor`` and ``make_spirals`` make toy data; ``decision_grid`` computes what a
+  2-D classifier predicts over the plane, ready for a decision-boundary plot.
 
 Arrays are row-major: ``X`` has shape ``(n_samples, n_features)``.
 """
 
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -716,50 +715,3 @@ def decision_grid(
     )
     grid = np.column_stack([xx.ravel(), yy.ravel()])
     return xx, yy, model.predict(grid).reshape(xx.shape)
-
-
-def plot_decision_boundary(
-    model: Sequential,
-    X: FloatArray,
-    y: AnyArray,
-    path: str,
-    resolution: int = 200,
-    title: str = "Decision boundary",
-) -> str:
-    r"""Save a PNG of the model's decision regions with the data on top.
-
-    Uses ``decision_grid`` for the regions and matplotlib's Agg (file-only)
-    backend through ``matplotlib.figure.Figure``: no window opens and no global
-    pyplot state is touched.
-
-    Parameters
-    ----------
-    model : Sequential
-        A trained classifier with 2 input features.
-    X : array of shape (n, 2)
-    y : array of shape (n,), (n, k) one-hot or (n, 1) binary
-        Targets; points are coloured by their label.
-    path : str
-        Where to write the PNG (the parent folder must exist).
-    resolution : int
-        Grid points per axis.
-    title : str
-
-    Returns
-    -------
-    str
-        ``path``, after the file has been written.
-    """
-    from matplotlib.figure import Figure
-
-    xx, yy, regions = decision_grid(model, X, resolution)
-    # matplotlib's type stubs leave **kwargs untyped: work through Any.
-    fig: Any = Figure(figsize=(6, 5))
-    ax: Any = fig.add_subplot()
-    ax.contourf(xx, yy, regions, alpha=0.35, cmap="viridis")
-    ax.scatter(X[:, 0], X[:, 1], c=_labels(y), cmap="viridis", s=14, edgecolors="k")
-    ax.set_xlabel("feature 1")
-    ax.set_ylabel("feature 2")
-    ax.set_title(title)
-    fig.savefig(Path(path), format="png", dpi=100)
-    return str(path)

@@ -72,7 +72,7 @@ class Linear:
 
     W: FloatArray
     b: FloatArray
-    dW: FloatArray
+    dW: FloatArray  # noqa: N815 (the gradient of W keeps its math name)
     db: FloatArray
 
     def __init__(

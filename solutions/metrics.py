@@ -53,7 +53,6 @@ def accuracy(y_pred: AnyArray, y: AnyArray) -> float:
     pred, true = _labels(y_pred), _labels(y)
     if pred.shape != true.shape or pred.shape[0] == 0:
         raise ValueError(
-            f"y_pred {np.shape(y_pred)} and y {np.shape(y)} must describe the same "
-            "number of samples (at least one)"
+            f"y_pred {np.shape(y_pred)} and y {np.shape(y)} must describe the same number of samples (at least one)"
         )
     return float(np.mean(np.equal(pred, true)))

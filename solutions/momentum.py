@@ -3,9 +3,7 @@
 from ._types import FloatArray
 
 
-def momentum_update(
-    v: FloatArray, grad: FloatArray, mu: float, lr: float
-) -> FloatArray:
+def momentum_update(v: FloatArray, grad: FloatArray, mu: float, lr: float) -> FloatArray:
     r"""One momentum step: the new velocity $v \leftarrow \mu v - \eta \nabla L$.
 
     The velocity is a running, decaying sum of past gradients: directions that

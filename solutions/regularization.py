@@ -47,9 +47,7 @@ def l2_gradient(W: FloatArray, lambda_: float) -> FloatArray:
     return 2.0 * lambda_ * W
 
 
-def dropout(
-    A: FloatArray, p: float, rng: np.random.Generator | None = None
-) -> tuple[FloatArray, FloatArray]:
+def dropout(A: FloatArray, p: float, rng: np.random.Generator | None = None) -> tuple[FloatArray, FloatArray]:
     r"""Inverted dropout: keep each activation with probability ``p``, rescale by 1/p.
 
     .. math::

@@ -64,7 +64,7 @@ def test_normalize_random(student: Student, rng: np.random.Generator) -> None:
 def test_normalize_zero_std_column(student: Student, rng: np.random.Generator) -> None:
     """a constant column is only centred (zeros), with no NaN and no RuntimeWarning"""
     X = _data(rng)
-    n, d = X.shape
+    d = X.shape[1]
     constant = rng.choice(d, size=int(rng.integers(1, d)), replace=False)
     X[:, constant] = rng.integers(-5, 6, size=len(constant)).astype(np.float64)  # std exactly 0
     try:

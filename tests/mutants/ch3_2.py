@@ -85,7 +85,7 @@ def softmax(Z):
     Mutant("softmax", "hard-coded public example", """
 def softmax(Z):
     return np.array([[0.09003057, 0.24472847, 0.66524096]] * 2 + [[1 / 3, 1 / 3, 1 / 3]])
-""", ""),
+""", "returned shape"),
     Mutant("softmax", "in place", """
 def softmax(Z):
     Z -= np.max(Z, axis=-1, keepdims=True)

@@ -1,0 +1,138 @@
+"""Hidden graders, chapter 3.1: forward_perceptron.
+
+Pinned by the docstring: A = sigmoid(X @ W + b) of shape (n, 1), X (n, d), W (d, 1),
+b (1, 1); stable (no warning) for large |XW + b|; float32 works.
+
+One mistake is scored once: the perceptron is built on the student's own ``sigmoid``
+(chapter 1.3), so its result is accepted when it equals the reference composition OR
+``student.sigmoid(X @ W + b)`` computed by the student's own sigmoid (when that runs).
+A naive sigmoid that warns is charged in 1.3, not again here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from autograder.harness import Student, StudentError, StudentRaised, grade, reference
+from dlnp.testing import Feedback, Mistake, check_array
+
+CHAPTER = "3.1"
+
+Array = np.ndarray[Any, Any]
+
+
+def _usable(value: Any, shape: tuple[int, ...]) -> bool:
+    return isinstance(value, np.ndarray) and value.shape == shape and value.dtype.kind in "fiub"
+
+
+def check_composed(got: Any, want: Array, alternatives: Sequence[Any], *, name: str,
+                   mistakes: Sequence[Mistake] = (), inputs: Sequence[Any] = ()) -> None:
+    """``check_array(got, want)``, but also accept ``got`` equal to any usable alternative."""
+    try:
+        check_array(got, want, name=name, mistakes=mistakes, inputs=inputs)
+    except Feedback:
+        for alt in alternatives:
+            if not _usable(alt, want.shape):
+                continue
+            try:
+                check_array(got, alt, name=name, inputs=inputs)
+            except Feedback:
+                continue
+            return
+        raise
+
+
+def _problem(rng: np.random.Generator, dtype: Any = np.float64) -> tuple[Array, Array, Array]:
+    n, d = int(rng.integers(5, 25)), int(rng.integers(2, 7))
+    X = rng.normal(size=(n, d))
+    W = rng.normal(size=(d, 1))
+    b = rng.choice([-1.0, 1.0]) * rng.uniform(0.5, 2.0, size=(1, 1))
+    return X.astype(dtype), W.astype(dtype), b.astype(dtype)
+
+
+def _mistakes(X: Array, W: Array, b: Array) -> list[Mistake]:
+    X, W, b = (a.astype(np.float64) for a in (X, W, b))
+    Z = X @ W + b
+    sig = reference("sigmoid", Z)
+    return [
+        Mistake("missing bias", reference("sigmoid", X @ W),
+                "Your output ignores b: the perceptron computes sigmoid(X @ W + b)."),
+        Mistake("returned Z", Z,
+                "You returned the weighted sum Z = XW + b; the output is A = sigmoid(Z)."),
+        Mistake("ReLU instead of sigmoid", np.maximum(Z, 0),
+                "You applied ReLU; the perceptron of this chapter has a sigmoid output (probabilities in [0, 1])."),
+        Mistake("thresholded output", (Z >= 0).astype(np.float64),
+                "You returned 0/1 labels; forward_perceptron returns the probabilities sigmoid(Z) "
+                "(thresholding at 0.5 is done when predicting, not here)."),
+        Mistake("bias subtracted", reference("sigmoid", X @ W - b),
+                "You subtracted the bias; it is added: Z = XW + b."),
+        Mistake("1 - sigmoid", 1.0 - sig,
+                "Your output is 1 - sigmoid(Z), the probability of class 0: check the sign inside exp."),
+    ]
+
+
+def _own_sigmoid(student: Student, Z: Array) -> Any:
+    return student.try_call("sigmoid", Z)
+
+
+@grade("forward_perceptron", points=2)
+def test_forward_perceptron_values(student: Student, rng: np.random.Generator) -> None:
+    """forward_perceptron equals sigmoid(X @ W + b) on random data"""
+    X, W, b = _problem(rng)
+    got = student.call("forward_perceptron", X, W, b)
+    check_composed(got, reference("forward_perceptron", X, W, b), [_own_sigmoid(student, X @ W + b)],
+                   name=f"forward_perceptron(X, W, b) with X {X.shape}, W {W.shape}, b {b.shape}",
+                   mistakes=_mistakes(X, W, b))
+
+
+@grade("forward_perceptron", points=1)
+def test_forward_perceptron_float32(student: Student, rng: np.random.Generator) -> None:
+    """forward_perceptron works on float32 inputs"""
+    X, W, b = _problem(rng, np.float32)
+    got = student.call("forward_perceptron", X, W, b)
+    want = reference("forward_perceptron", X.astype(np.float64), W.astype(np.float64), b.astype(np.float64))
+    check_composed(got, want, [_own_sigmoid(student, X @ W + b)], name="forward_perceptron with float32 inputs",
+                   mistakes=_mistakes(X, W, b), inputs=[X])
+
+
+def _large_problem(rng: np.random.Generator) -> tuple[Array, Array, Array]:
+    X, W, b = _problem(rng)
+    X[1] = -X[0]                                   # both signs of XW are present
+    Z = X @ W
+    W = W * (rng.uniform(900.0, 1000.0) / float(np.max(np.abs(Z))))
+    return X, W, b
+
+
+@grade("forward_perceptron", points=2)
+def test_forward_perceptron_large_logits(student: Student, rng: np.random.Generator) -> None:
+    """forward_perceptron is finite and warning-free for |XW + b| up to 1000"""
+    X, W, b = _large_problem(rng)
+    Z = X @ W + b
+    name = "forward_perceptron(X, W, b) with |XW + b| up to 1000"
+    try:
+        got = student.call("forward_perceptron", X, W, b, forbid_warnings=True)
+    except StudentRaised as exc:
+        warnings = list(student.last_warnings)
+        if not warnings:
+            raise
+        # Score once: if the student's own sigmoid warns on the same Z and the perceptron's
+        # value is exactly that composition, the naive sigmoid was already charged in 1.3.
+        try:
+            student.call("sigmoid", Z, forbid_warnings=True)
+        except StudentError:
+            if student.last_warnings:
+                got = student.call("forward_perceptron", X, W, b)
+                own = _own_sigmoid(student, Z)
+                if _usable(own, (X.shape[0], 1)) and _usable(got, (X.shape[0], 1)):
+                    with np.errstate(all="ignore"):
+                        if np.allclose(got, own, rtol=1e-6, atol=1e-9, equal_nan=True):
+                            return
+        raise Feedback(
+            f"{exc.message}\nA stable sigmoid never calls np.exp on a large positive number: reuse your "
+            "sigmoid from chapter 1.3 (the stable one) instead of writing 1 / (1 + np.exp(-Z)) again."
+        ) from None
+    check_composed(got, reference("forward_perceptron", X, W, b), [_own_sigmoid(student, Z)], name=name,
+                   mistakes=_mistakes(X, W, b))

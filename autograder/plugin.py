@@ -125,10 +125,20 @@ class GradingPlugin:
         config.addinivalue_line("markers", "grade(function, points): a hidden grader and its points")
 
     def make_student(self) -> Student:
-        hide = [*self.hide, *([self.results_path.resolve().parent] if self.results_path is not None else [])]
-        self._student = Student(self.submission, self.manifest.modules, self.limits, _signatures(self.manifest),
-                                hide=hide)
+        if self._student is None:
+            hide = [*self.hide, *([self.results_path.resolve().parent] if self.results_path is not None else [])]
+            self._student = Student(self.submission, self.manifest.modules, self.limits,
+                                    _signatures(self.manifest), hide=hide)
         return self._student
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        """Start the worker early: it imports NumPy while pytest collects the graders."""
+        try:
+            self.make_student().spawn()
+        except Exception:  # reported by the first test that needs the student
+            if self._student is not None:
+                self._student.close()
+            self._student = None
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Iterator[None]:
@@ -212,6 +222,7 @@ class GradingPlugin:
                                 self.visibility, self.digest)
         sandbox = sandbox_report(self.limits)
         if self._student is not None:
+            self._student.close()  # also when no test asked for it
             results["workers_started"] = self._student.workers_started
         results["sandbox"] = sandbox
         if sandbox["note"]:

@@ -612,6 +612,7 @@ class Student:
         self.last_warnings: list[str] = []
         self.token = secrets.token_hex(16)
         self._fd_out = self._fd_in = -1
+        self._ready = False
         self._seq = 0
         self._cpu_mark: float | None = None
         self._imported: set[str] = set()
@@ -637,7 +638,12 @@ class Student:
         self.box = Sandbox(self.isolation, self.scratch, binds, [self.submission.parent, *hide],
                            self.limits.scratch_bytes)
 
-    def _start(self) -> None:
+    def spawn(self) -> None:
+        """Start a worker now without waiting for it (it imports NumPy while the grader collects)."""
+        if self.proc is None:
+            self._start(wait=False)
+
+    def _start(self, wait: bool = True) -> None:
         to_worker_r, to_worker_w = os.pipe()
         from_worker_r, from_worker_w = os.pipe()
         # the worker's protocol fds are >= 10: the unshare sandbox's shell uses 3-9
@@ -683,6 +689,13 @@ class Student:
         self.generation += 1
         self.workers_started += 1
         self._imported = set()
+        self._ready = False
+        if wait:
+            self._await_hello()
+
+    def _await_hello(self) -> None:
+        assert self.proc is not None
+        exe, _ = _interpreter()
         try:
             reply = self._read_frame(self.limits.start_seconds, None, "starting the worker")
             header, _ = wire.unpack(reply)
@@ -693,6 +706,7 @@ class Student:
             raise SandboxError(f"the grading sandbox ({self.isolation}) could not start a worker: {exc}") from None
         self.pid = _find_worker(self.proc.pid, exe, b"dlnp-worker")
         self._cpu_mark = cpu_seconds_of(self.pid) if self.pid else None
+        self._ready = True
 
     def _kill(self) -> None:
         if self.proc is not None:
@@ -785,9 +799,11 @@ class Student:
                   timeout: float | None) -> tuple[dict[str, Any], list[bytes]]:
         """Send one request, return the decoded-frame reply; kill the worker on any failure."""
         wall, cpu = self._budget(label, timeout)
-        if self.proc is None or self.proc.poll() is not None:
+        if self.proc is None or (self._ready and self.proc.poll() is not None):
             self._kill()
             self._start()
+        elif not self._ready:
+            self._await_hello()
         self._seq += 1
         frame = wire.pack(dict(header, id=self._seq), blobs)
         started = time.monotonic()
@@ -914,11 +930,18 @@ class Student:
         self.last_warnings = [str(w)[:300] for w in reply.get("warnings", [])][:5]
         if not reply.get("ok"):
             raise self._error(reply.get("error", {}), label)
-        value = wire.decode(reply.get("value"), blobs, self._decode_special)
-        if check_inputs and "args_after" in reply:
-            after_args = wire.decode(reply["args_after"], blobs, self._decode_special)
-            after_kwargs = wire.decode(reply["kwargs_after"], blobs, self._decode_special)
-            self._check_unchanged(label, name if handle is None else "", args, kwargs, after_args, after_kwargs)
+        try:
+            value = wire.decode(reply.get("value"), blobs, self._decode_special)
+            after = None
+            if check_inputs and "args_after" in reply:
+                after = (wire.decode(reply["args_after"], blobs, self._decode_special),
+                         wire.decode(reply["kwargs_after"], blobs, self._decode_special))
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError, RecursionError, EOFError) as exc:
+            self._kill()  # a forged reply (e.g. a pickle): never trusted, never unpickled
+            raise StudentCrashed(f"{label} sent back data the grader cannot read ({type(exc).__name__}).",
+                                 label) from None
+        if after is not None:
+            self._check_unchanged(label, name if handle is None else "", args, kwargs, after[0], after[1])
         if forbid_warnings and self.last_warnings:
             hint = diagnose_warnings(self.last_warnings)
             raise StudentRaised(

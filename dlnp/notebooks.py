@@ -42,6 +42,7 @@ does it for a whole ``submitted/`` folder, for ``dlnp grade-batch``.
 from __future__ import annotations
 
 import ast
+import importlib
 import json
 import re
 import shutil
@@ -579,9 +580,8 @@ def lint(nb: Json, chapter: Chapter, percent: str | None = None) -> list[str]:
     points are the manifest's, code parses, and the percent twin (if given) reads back
     through jupytext as the same cells without ``incorrectly_encoded_metadata``.
     """
-    import nbformat
-    from nbgrader.nbgraderformat import MetadataValidator, ValidationError
-
+    nbformat: Any = importlib.import_module("nbformat")
+    nbgraderformat: Any = importlib.import_module("nbgrader.nbgraderformat")
     problems: list[str] = []
     cells: list[Json] = nb["cells"]
     ids = Counter(str(c.get("metadata", {}).get("nbgrader", {}).get("grade_id")) for c in cells)
@@ -607,8 +607,8 @@ def lint(nb: Json, chapter: Chapter, percent: str | None = None) -> list[str]:
         if grading.get("solution"):
             answers.append(grade_id.removeprefix(ANSWER))
     try:
-        MetadataValidator().validate_nb(nbformat.from_dict(nb))  # pyright: ignore[reportUnknownMemberType]
-    except ValidationError as exc:
+        nbgraderformat.MetadataValidator().validate_nb(nbformat.from_dict(nb))
+    except nbgraderformat.ValidationError as exc:
         problems.append(f"nbgrader metadata: {exc}")
     want = {f.name: float(f.points) for f in chapter.functions if f.points}
     if points != want:
@@ -622,19 +622,18 @@ def lint(nb: Json, chapter: Chapter, percent: str | None = None) -> list[str]:
 
 
 def _lint_percent(nb: Json, percent: str) -> list[str]:
-    import jupytext  # pyright: ignore[reportMissingTypeStubs]
-
-    back: Any = jupytext.reads(percent, fmt="py:percent")  # pyright: ignore[reportUnknownMemberType]
+    jupytext: Any = importlib.import_module("jupytext")
+    back: Json = json.loads(jupytext.writes(jupytext.reads(percent, fmt="py:percent"), fmt="ipynb"))
+    if len(back["cells"]) != len(nb["cells"]):
+        return [f"percent file has {len(back['cells'])} cells, the notebook {len(nb['cells'])}"]
     problems: list[str] = []
-    if len(back.cells) != len(nb["cells"]):
-        return [f"percent file has {len(back.cells)} cells, the notebook {len(nb['cells'])}"]
-    for mine, theirs in zip(nb["cells"], back.cells, strict=True):
+    for mine, theirs in zip(nb["cells"], back["cells"], strict=True):
         label = mine["metadata"]["nbgrader"]["grade_id"]
-        if "incorrectly_encoded_metadata" in theirs.metadata:
+        if "incorrectly_encoded_metadata" in theirs["metadata"]:
             problems.append(f"percent cell {label}: incorrectly_encoded_metadata")
-        if theirs.cell_type != mine["cell_type"] or theirs.source.strip() != source_of(mine).strip():
+        if theirs["cell_type"] != mine["cell_type"] or source_of(theirs).strip() != source_of(mine).strip():
             problems.append(f"percent cell {label} differs from the notebook")
-        if dict(theirs.metadata.get("nbgrader", {})) != mine["metadata"]["nbgrader"]:
+        if theirs["metadata"].get("nbgrader") != mine["metadata"]["nbgrader"]:
             problems.append(f"percent cell {label}: nbgrader metadata differs")
     return problems
 
@@ -728,34 +727,38 @@ def collect(submitted: Path, out: Path, chapters: Sequence[str] | None = None,
 def execute(notebook: Path, workdir: Path, timeout: int = 120) -> tuple[Json, list[str]]:
     """Run a source notebook top to bottom in a clean kernel, in ``workdir``.
 
-    Returns the executed notebook and its problems: a cell that raised, or an
-    autograded cell that did not give its full points.
+    Returns the executed notebook and its problems: a cell that raised or wrote to
+    stderr, or an autograded cell that did not give its full points.
     """
-    import nbformat
-    from nbclient import NotebookClient  # pyright: ignore[reportMissingTypeStubs]
-
+    nbformat: Any = importlib.import_module("nbformat")
+    nbclient: Any = importlib.import_module("nbclient")
     workdir.mkdir(parents=True, exist_ok=True)
-    copy = workdir / notebook.name
-    shutil.copyfile(notebook, copy)
-    nb: Any = nbformat.read(copy, as_version=4)  # pyright: ignore[reportUnknownMemberType]
-    client: Any = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
-                                 resources={"metadata": {"path": str(workdir)}})
-    client.execute()
+    nb: Any = nbformat.reads(notebook.read_text(), as_version=4)
+    nbclient.NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
+                            resources={"metadata": {"path": str(workdir)}}).execute()
+    executed: Json = json.loads(nbformat.writes(nb))
+    return executed, execution_problems(executed)
+
+
+def execution_problems(nb: Json) -> list[str]:
+    """Errors, stderr output and autograded cells short of their points, in an executed notebook."""
     problems: list[str] = []
-    for cell in nb.cells:
-        grading = cell.metadata.get("nbgrader", {})
+    for cell in nb["cells"]:
+        grading: Json = cell.get("metadata", {}).get("nbgrader", {})
         label = grading.get("grade_id", "?")
-        for output in cell.get("outputs", []):
-            if output.output_type == "error":
-                problems.append(f"{label}: {output.ename}: {output.evalue}"[:500])
-            if output.output_type == "stream" and output.name == "stderr":
-                problems.append(f"{label}: wrote to stderr: {output.text.strip()[:300]}")
+        outputs: list[Json] = cell.get("outputs", [])
+        for output in outputs:
+            if output["output_type"] == "error":
+                problems.append(f"{label}: {output['ename']}: {output['evalue']}"[:500])
+            if output["output_type"] == "stream" and output["name"] == "stderr":
+                problems.append(f"{label}: wrote to stderr: {source_of({'source': output['text']})[:300]}")
         if grading.get("grade"):
-            results = [o for o in cell.outputs if o.output_type == "execute_result"]
-            got = float(results[-1].data["text/plain"]) if results else None
+            results = [source_of({"source": o["data"]["text/plain"]}) for o in outputs
+                       if o["output_type"] == "execute_result"]
+            got = float(results[-1]) if results else None
             if got != float(grading["points"]):
                 problems.append(f"{label}: scored {got} of {grading['points']} points")
-    return json.loads(nbformat.writes(nb)), problems  # pyright: ignore[reportUnknownMemberType]
+    return problems
 
 
 # ----------------------------------------------------------------------------- worked examples

@@ -310,3 +310,5 @@ typeCheckingMode = "strict"
 reportUnusedImport = false
 reportConstantRedefinition = false
 """
+
+STEPS.append(lambda ctx: __import__("dlnp.notebooks", fromlist=["_"]).write_notebooks(ctx))  # notebooks/<slug>.ipynb

@@ -706,6 +706,20 @@ def decision_grid(
         (``xx`` varies along axis 1, ``yy`` along axis 0).
     labels : integer array of shape (resolution, resolution)
         ``model.predict`` of the grid point ``(xx[i, j], yy[i, j])``.
+
+    Notes
+    -----
+    A decision-boundary plot saved to a PNG with matplotlib's file-only Agg backend
+    (``matplotlib.figure.Figure`` needs no window and no pyplot)::
+
+        from matplotlib.figure import Figure
+
+        xx, yy, labels = decision_grid(model, X)
+        fig = Figure(figsize=(6, 5))
+        ax = fig.add_subplot()
+        ax.contourf(xx, yy, labels, alpha=0.35)
+        ax.scatter(X[:, 0], X[:, 1], c=model.predict(X), edgecolors="k")
+        fig.savefig("boundary.png")
     """
     lo: FloatArray = X.min(axis=0) - margin
     hi: FloatArray = X.max(axis=0) + margin

@@ -33,6 +33,15 @@ def _window_offsets(X: FloatArray, size: int, stride: int) -> Iterator[FloatArra
             yield X[..., rows, cols]
 
 
+def _window_max(X: FloatArray, size: int, stride: int) -> FloatArray:
+    """Maximum of every window: a running ``np.maximum`` over the window offsets."""
+    offsets = _window_offsets(X, size, stride)
+    out = next(offsets).copy()
+    for view in offsets:
+        np.maximum(out, view, out=out)
+    return out
+
+
 def max_pool(X: FloatArray, size: int = 2, stride: int | None = None) -> FloatArray:
     r"""Max pooling over the last two axes.
 
@@ -63,11 +72,7 @@ def max_pool(X: FloatArray, size: int = 2, stride: int | None = None) -> FloatAr
     No input is modified.
     """
     s = size if stride is None else stride
-    offsets = _window_offsets(X, size, s)
-    out = next(offsets).copy()
-    for view in offsets:
-        np.maximum(out, view, out=out)
-    return out
+    return _window_max(X, size, s)
 
 
 def max_pool_backward(dout: FloatArray, X: FloatArray, size: int = 2, stride: int | None = None) -> FloatArray:
@@ -103,7 +108,7 @@ def max_pool_backward(dout: FloatArray, X: FloatArray, size: int = 2, stride: in
     No input is modified.
     """
     s = size if stride is None else stride
-    pooled = max_pool(X, size, s)
+    pooled = _window_max(X, size, s)
     # Visit the window offsets in row-major order; the first offset holding the
     # window's maximum claims the whole gradient, later ties get nothing.
     unclaimed = np.ones(pooled.shape, dtype=bool)

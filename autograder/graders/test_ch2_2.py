@@ -147,7 +147,7 @@ def check_history(got: Any, want: Sequence[float], *, name: str, epochs: int, ba
         if len(hist) == epochs + 1:
             diagnosis = ("\nLikely mistake (initial loss included) record one loss per epoch, after the epoch's "
                          "updates; do not add the starting loss.")
-        elif batches > 1 and len(hist) == epochs * batches:
+        elif batches > 1 and len(hist) in (epochs * batches, epochs * (batches + 1)):
             diagnosis = ("\nLikely mistake (one loss per batch) record ONE loss per epoch, on the full data, "
                          "after the epoch's last batch.")
         elif len(hist) <= 1 < epochs:

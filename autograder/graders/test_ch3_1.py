@@ -47,9 +47,13 @@ def check_composed(got: Any, want: Array, alternatives: Sequence[Any], *, name: 
 
 def _problem(rng: np.random.Generator, dtype: Any = np.float64) -> tuple[Array, Array, Array]:
     n, d = int(rng.integers(5, 25)), int(rng.integers(2, 7))
-    X = rng.normal(size=(n, d))
-    W = rng.normal(size=(d, 1))
     b = rng.choice([-1.0, 1.0]) * rng.uniform(0.5, 2.0, size=(1, 1))
+    for _ in range(1000):                          # Z = XW + b takes both signs (0/1 labels != ReLU)
+        X = rng.normal(size=(n, d))
+        W = rng.normal(size=(d, 1))
+        Z = X @ W + b
+        if np.min(Z) < -0.1 and np.max(Z) > 0.1:
+            break
     return X.astype(dtype), W.astype(dtype), b.astype(dtype)
 
 
@@ -100,7 +104,8 @@ def test_forward_perceptron_float32(student: Student, rng: np.random.Generator) 
 
 def _large_problem(rng: np.random.Generator) -> tuple[Array, Array, Array]:
     X, W, b = _problem(rng)
-    X[1] = -X[0]                                   # both signs of XW are present
+    i = int(np.argmax(np.abs(X @ W)))
+    X[(i + 1) % X.shape[0]] = -X[i]                # both signs of the largest |XW| are present
     Z = X @ W
     W = W * (rng.uniform(900.0, 1000.0) / float(np.max(np.abs(Z))))
     return X, W, b

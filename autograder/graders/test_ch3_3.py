@@ -145,8 +145,13 @@ def _stability_feedback(warnings: list[str]) -> Feedback:
 def test_forward_mlp_large_logits(student: Student, rng: np.random.Generator) -> None:
     """forward_mlp is finite and warning-free when the output logits reach 1000"""
     X, W1, b1, W2, b2 = _network(rng)
+    b1 = b1 + max(0.0, 0.5 - float(np.max(X @ W1 + b1)))   # some hidden unit is active
     A1 = np.maximum(X @ W1 + b1, 0)
-    W2 = W2 * (rng.uniform(900.0, 1000.0) / max(float(np.max(np.abs(A1 @ W2))), 1e-3))
+    for _ in range(1000):                          # the largest logit must be POSITIVE (overflow side)
+        if np.max(A1 @ W2) >= 0.1:
+            break
+        W2 = rng.normal(size=W2.shape)
+    W2 = W2 * (rng.uniform(900.0, 1000.0) / float(np.max(A1 @ W2)))
     args = (X, W1, b1, W2, b2)
     try:
         got = student.call("forward_mlp", *args, forbid_warnings=True)

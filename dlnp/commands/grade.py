@@ -7,6 +7,24 @@ from pathlib import Path
 from typing import Any
 
 
+def add_limit_options(p: argparse.ArgumentParser) -> None:
+    """Options of the student-code sandbox, shared by ``grade`` and ``grade-batch``."""
+    p.add_argument("--isolation", choices=["auto", "bwrap", "unshare", "none"], default=None,
+                   help="how student code is confined (default: $DLNP_ISOLATION or auto = best available)")
+    p.add_argument("--memory-mb", type=int, default=2048, help="address-space limit of student code (MiB)")
+    p.add_argument("--call-timeout", type=float, default=30.0, help="wall-clock limit of one call (s)")
+    p.add_argument("--test-timeout", type=float, default=60.0, help="wall-clock limit of one hidden test (s)")
+    p.add_argument("--cpu-limit", type=float, default=20.0, help="CPU time of student code per hidden test (s)")
+
+
+def limits_from(args: argparse.Namespace) -> Any:
+    from autograder.sandbox import Limits
+
+    extra = {"isolation": args.isolation} if args.isolation else {}
+    return Limits(call_seconds=args.call_timeout, cpu_seconds=args.cpu_limit, test_seconds=args.test_timeout,
+                  memory_bytes=args.memory_mb * 1024**2, **extra)
+
+
 def register(sub: Any) -> None:
     p = sub.add_parser("grade", help="grade one submission (a filled-in copy of the release)")
     p.add_argument("submission", type=Path)
@@ -14,6 +32,7 @@ def register(sub: Any) -> None:
     p.add_argument("--chapter", action="append", help="grade only this chapter (repeatable)")
     p.add_argument("--salt", help="secret mixed into hidden input seeds (default: $DLNP_GRADING_SALT)")
     p.add_argument("--visibility", default="visible", help="Gradescope visibility of each test")
+    add_limit_options(p)
     p.set_defaults(func=run)
 
 
@@ -24,9 +43,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"{args.submission} is not a folder")
         return 2
     results = grade_submission(args.submission, args.out, chapters=args.chapter, salt=args.salt,
-                               visibility=args.visibility)
+                               visibility=args.visibility, limits=limits_from(args))
     print(f"score {results['score']:g} / {results['max_score']:g}  ->  {args.out}")
     for chapter, entry in results["chapters"].items():
         if entry["max_score"]:
             print(f"  {chapter:<5} {entry['score']:g} / {entry['max_score']:g}")
+    sandbox = results.get("sandbox", {})
+    print(f"student code ran with isolation: {sandbox.get('isolation', '?')}")
+    if sandbox.get("note"):
+        print(f"note: {sandbox['note']}")
     return 0

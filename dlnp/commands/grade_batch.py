@@ -1,10 +1,12 @@
-"""``dlnp grade-batch ROOT --out DIR --jobs N``: grade every submission folder under ROOT."""
+"""``dlnp grade-batch ROOT --out DIR --jobs N [--resume]``: grade every submission folder under ROOT."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 from typing import Any
+
+from .grade import add_limit_options, limits_from
 
 
 def register(sub: Any) -> None:
@@ -14,12 +16,24 @@ def register(sub: Any) -> None:
     p.add_argument("--jobs", type=int, default=1, help="submissions graded in parallel")
     p.add_argument("--chapter", action="append", help="grade only this chapter (repeatable)")
     p.add_argument("--salt", help="secret mixed into hidden input seeds (default: $DLNP_GRADING_SALT)")
+    p.add_argument("--resume", action="store_true",
+                   help="skip students already graded from the same submission by the same kit, salt and chapters")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_limit_options(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from autograder.engine import grade_batch
 
-    rows = grade_batch(args.root, args.out, jobs=args.jobs, salt=args.salt, chapters=args.chapter)
+    if not args.root.is_dir():
+        print(f"{args.root} is not a folder")
+        return 2
+    rows = grade_batch(args.root, args.out, jobs=args.jobs, salt=args.salt, chapters=args.chapter,
+                       resume=args.resume, progress=not args.no_progress, limits=limits_from(args))
+    incomplete = sum(1 for r in rows if not r.get("grading", {}).get("complete", False))
     print(f"graded {len(rows)} submissions -> {args.out / 'gradebook.csv'}")
+    if incomplete:
+        print(f"{incomplete} could not be graded completely (see their feedback); run again with --resume")
+        return 1
     return 0

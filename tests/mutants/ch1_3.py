@@ -58,8 +58,8 @@ def sigmoid(Z):
 def sigmoid(Z):
     return 0.5 * (1.0 + np.tanh(0.5 * Z))
 """),
-    Variant("sigmoid", "clip at +-500 then the textbook formula", """
+    Variant("sigmoid", "clip at +-80 (safe in float32 too) then the textbook formula", """
 def sigmoid(Z):
-    return 1.0 / (1.0 + np.exp(-np.clip(Z, -500, 500)))
+    return 1.0 / (1.0 + np.exp(-np.clip(Z, -80, 80)))
 """),
 ]

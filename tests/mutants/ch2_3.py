@@ -34,16 +34,17 @@ MUTANTS = [
                     "        for idx, idy in batches:\n            Xb, yb = X[idx], y[idy]"),
            "(X and y shuffled differently)"),
     Mutant("gradient_descent", "loss of the last batch",
-           mutate("            b = b - lr * np.mean(E, axis=0, keepdims=True)\n",
-                  "            last = float(loss_fn(f(Xb @ W + b), yb))\n"
-                  "            b = b - lr * np.mean(E, axis=0, keepdims=True)\n").replace(
+           mutate("            E = f(Xb @ W + b) - yb\n",
+                  "            A = f(Xb @ W + b)\n"
+                  "            last = float(loss_fn(A, yb))\n"
+                  "            E = A - yb\n").replace(
                "history.append(float(loss_fn(f(X @ W + b), y)))", "history.append(last)"),
            "(loss of the last batch)"),
     Mutant("gradient_descent", "one loss per batch",
-           mutate("            b = b - lr * np.mean(E, axis=0, keepdims=True)\n",
+           mutate("            b = b - lr * np.mean(E, axis=0, keepdims=True)\n"
+                  "        history.append(float(loss_fn(f(X @ W + b), y)))\n",
                   "            b = b - lr * np.mean(E, axis=0, keepdims=True)\n"
-                  "            if batch_size is not None and len(batches) > 1:\n"
-                  "                history.append(float(loss_fn(f(X @ W + b), y)))\n"),
+                  "            history.append(float(loss_fn(f(X @ W + b), y)))\n"),
            "(one loss per batch)"),
     Mutant("gradient_descent", "activation ignored",
            mutate("f = (lambda Z: Z) if activation_fn is None else activation_fn", "f = lambda Z: Z"),

@@ -30,7 +30,7 @@ import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import pytest
 
@@ -188,17 +188,21 @@ def is_current(results_path: Path, submission: Path, fingerprint: str) -> dict[s
     """The results in ``results_path`` if they are complete and were made from this very
     submission with the same kit, salt and chapters (so regrading would change nothing)."""
     try:
-        results = json.loads(results_path.read_text())
+        loaded: Any = json.loads(results_path.read_text())
     except (OSError, ValueError):
         return None
-    if not isinstance(results, dict):
+    if not isinstance(loaded, dict):
         return None
-    grading: Any = results.get("grading")  # pyright: ignore[reportUnknownMemberType]
-    if not isinstance(grading, dict) or grading.get("fingerprint") != fingerprint or not grading.get("complete"):  # pyright: ignore[reportUnknownMemberType]
+    results = cast("dict[str, Any]", loaded)
+    grading: Any = results.get("grading")
+    if not isinstance(grading, dict):
         return None
-    if results.get("submission_sha256") != submission_digest(submission):  # pyright: ignore[reportUnknownMemberType]
+    info = cast("dict[str, Any]", grading)
+    if info.get("fingerprint") != fingerprint or not info.get("complete"):
         return None
-    return results  # pyright: ignore[reportUnknownVariableType]
+    if results.get("submission_sha256") != submission_digest(submission):
+        return None
+    return results
 
 
 def grade_batch(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
 from dlnp.manifest import Manifest
@@ -42,6 +43,6 @@ def feedback_markdown(student: str, results: dict[str, Any], manifest: Manifest)
             lines.append(f"- **{SYMBOL.get(outcome, outcome)}** {test['name']} "
                          f"({test['score']:g}/{test['max_score']:g})")
             if test.get("status") != "passed" and test.get("output"):
-                body = "\n".join("      " + line for line in str(test["output"]).splitlines())
+                body = textwrap.indent(str(test["output"]), "      ")
                 lines += ["", body, ""]
     return "\n".join(lines) + "\n"

@@ -16,7 +16,7 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -171,8 +171,9 @@ class GradingPlugin:
 
     # ---------------------------------------------------------------- outcomes
     @pytest.hookimpl(hookwrapper=True)
-    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-        outcome = yield
+    def pytest_runtest_makereport(self, item: pytest.Item,
+                                  call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+        outcome: Any = yield
         report: pytest.TestReport = outcome.get_result()  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType, reportUnknownVariableType]
         if report.when == "call" or (report.when == "setup" and report.failed):  # pyright: ignore[reportUnknownMemberType]
             self.records.append(self._record(item, call, bool(report.passed)))  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]

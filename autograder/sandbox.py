@@ -48,10 +48,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -64,6 +64,8 @@ KIT_ROOT = Path(__file__).resolve().parent.parent
 ISOLATIONS = ("auto", "bwrap", "unshare", "none")
 INSIDE = "/tmp/dlnp-sandbox"  # where the sandbox's own files appear to confined processes
 TOKEN_VAR = "DLNP_WORKER_TOKEN"
+#: Tokens of every worker this process started (the kit's tests check that none is left running).
+ISSUED_TOKENS: set[str] = set()
 POLL_SECONDS = 0.2
 
 
@@ -537,6 +539,62 @@ def numpy_binds() -> dict[str, Path]:
     return {f"deps/{name}": site / name for name in ("numpy", "numpy.libs") if (site / name).exists()}
 
 
+def run_confined(
+    command: Callable[[Sandbox, str], list[str]],
+    binds: dict[str, Path],
+    limits: Limits,
+    timeout: float,
+    *,
+    hide: Sequence[Path] = (),
+    env: Mapping[str, str] | None = None,
+) -> tuple[int | None, bytes]:
+    """Run one untrusted command confined like a worker; (exit code or None on timeout, output).
+
+    ``command(box, python)`` builds the argv from the sandbox's paths. Output (stdout and
+    stderr together) is cut at ``limits.output_bytes``; everything it started is killed.
+    """
+    isolation, _ = choose_isolation(limits.isolation)
+    scratch = Path(tempfile.mkdtemp(prefix="dlnp-confined-"))
+    (scratch / "work").mkdir()
+    token = secrets.token_hex(16)
+    ISSUED_TOKENS.add(token)
+    try:
+        box = Sandbox(isolation, scratch, dict(binds), list(hide), limits.scratch_bytes)
+        exe, _ = _interpreter()
+        full_env = {"PATH": "/usr/bin:/bin", "HOME": box.cwd, "TMPDIR": box.cwd, "LANG": "C.UTF-8",
+                    "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg", TOKEN_VAR: token,
+                    **(env or {})}
+        proc = subprocess.Popen(box.command(command(box, exe)), cwd=scratch / "work", env=full_env,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                preexec_fn=_limit_preexec(limits), start_new_session=True)
+        assert proc.stdout is not None
+        out = bytearray()
+        deadline = time.monotonic() + timeout
+        fd = proc.stdout.fileno()
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            ready, _, _ = select.select([fd], [], [], min(remaining, POLL_SECONDS))
+            if ready:
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:
+                    break
+                if len(out) < limits.output_bytes:
+                    out += chunk[: limits.output_bytes - len(out)]
+        with contextlib.suppress(OSError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.kill()
+        code = proc.wait()
+        proc.stdout.close()
+        timed_out = time.monotonic() >= deadline
+        return (None if timed_out else code), bytes(out)
+    finally:
+        if sys.platform.startswith("linux"):
+            kill_tagged(token)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
 # ---------------------------------------------------------------- the student proxy
 
 
@@ -566,13 +624,17 @@ def copy_package(source: Path, dest: Path, max_file_bytes: int = 8 * 1024**2) ->
 def _rounding_equal(before: Any, after: Any) -> bool:
     """True when ``after`` is ``before`` up to floating-point rounding."""
     if isinstance(before, np.ndarray):
-        if not isinstance(after, np.ndarray) or after.shape != before.shape:
+        if not isinstance(after, np.ndarray):
             return False
-        if np.array_equal(before, after, equal_nan=True):
+        old = cast("np.ndarray[Any, np.dtype[Any]]", before)
+        new = cast("np.ndarray[Any, np.dtype[Any]]", after)
+        if new.shape != old.shape:
+            return False
+        if np.array_equal(old, new, equal_nan=True):
             return True
-        if before.dtype.kind in "fc":
-            scale = float(np.max(np.abs(before))) if before.size else 0.0
-            return bool(np.allclose(after, before, rtol=1e-12, atol=1e-12 * (1.0 + scale)))
+        if old.dtype.kind in "fc":
+            scale = float(np.max(np.abs(old))) if old.size else 0.0
+            return bool(np.allclose(new, old, rtol=1e-12, atol=1e-12 * (1.0 + scale)))
         return False
     if isinstance(before, dict):
         if not isinstance(after, dict) or set(before) != set(after):  # pyright: ignore[reportUnknownArgumentType]
@@ -611,6 +673,7 @@ class Student:
         self.workers_started = 0
         self.last_warnings: list[str] = []
         self.token = secrets.token_hex(16)
+        ISSUED_TOKENS.add(self.token)
         self._fd_out = self._fd_in = -1
         self._ready = False
         self._seq = 0
@@ -725,6 +788,8 @@ class Student:
         self._fd_out = self._fd_in = -1
         self.pid = None
         self._cpu_mark = None
+        self._ready = False
+        self._imported = set()
         if sys.platform.startswith("linux"):
             kill_tagged(self.token)  # whatever the student left running, wherever it went
 
@@ -749,7 +814,7 @@ class Student:
         self._test_cpu_left = None
 
     @contextlib.contextmanager
-    def test(self) -> Iterator[None]:
+    def test(self) -> Generator[None]:
         self.begin_test()
         try:
             yield
@@ -956,7 +1021,10 @@ class Student:
                          after_args: Any, after_kwargs: Any) -> None:
         names = list(self.signatures(function)) if (self.signatures and function) else []
         for i, before in enumerate(args):
-            after = after_args[i] if isinstance(after_args, (list, tuple)) and i < len(after_args) else None  # pyright: ignore[reportUnknownArgumentType]
+            after: Any = None
+            if isinstance(after_args, (list, tuple)):
+                values = cast("Sequence[Any]", after_args)
+                after = values[i] if i < len(values) else None
             if not _rounding_equal(before, after):
                 arg = names[i] if i < len(names) else f"argument {i + 1}"
                 raise InputMutated(

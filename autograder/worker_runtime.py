@@ -28,7 +28,7 @@ import traceback
 import types
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -54,8 +54,10 @@ def _fx_logistic(Z: Any) -> Any:
 
 
 def _fx_logcosh_loss(pred: Any, y: Any) -> float:
-    d = np.asarray(pred) - np.asarray(y)
-    return float(np.mean(np.abs(d) + np.log1p(np.exp(-2.0 * np.abs(d))) - np.log(2.0)))
+    diff = np.asarray(pred, dtype=np.float64) - np.asarray(y, dtype=np.float64)
+    d: np.ndarray[Any, np.dtype[np.float64]] = np.abs(diff)
+    soft: np.ndarray[Any, np.dtype[np.float64]] = np.log1p(np.exp(-2.0 * d))
+    return float(np.mean(d + soft) - np.log(2.0))
 
 
 def _fx_quartic_loss(pred: Any, y: Any) -> float:
@@ -131,15 +133,17 @@ def encode(
     if obj is None or isinstance(obj, (bool, str)):
         return obj
     if isinstance(obj, np.ndarray):
-        if obj.dtype.kind not in "biufc":
-            return {"__opaque__": f"array of dtype {obj.dtype}, shape {obj.shape}"}
-        blobs.append(_npy_bytes(np.ascontiguousarray(obj)))
+        array = cast("np.ndarray[Any, np.dtype[Any]]", obj)
+        if array.dtype.kind not in "biufc":
+            return {"__opaque__": f"array of dtype {array.dtype}, shape {array.shape}"}
+        blobs.append(_npy_bytes(np.ascontiguousarray(array)))
         return {"__nd__": len(blobs) - 1}
     if isinstance(obj, np.generic):
-        if isinstance(obj, (np.bool_, np.number)):
-            blobs.append(_npy_bytes(np.asarray(obj)))
+        scalar = cast("np.generic[Any]", obj)
+        if isinstance(scalar, (np.bool_, np.number)):
+            blobs.append(_npy_bytes(np.asarray(cast(Any, scalar))))
             return {"__npscalar__": len(blobs) - 1}
-        return {"__opaque__": f"NumPy {type(obj).__name__}"}
+        return {"__opaque__": f"NumPy {type(scalar).__name__}"}
     if isinstance(obj, int):
         return obj
     if isinstance(obj, float):
@@ -167,7 +171,7 @@ def decode(data: Any, blobs: list[bytes], special: Callable[[str, Any], Any] | N
         return [decode(v, blobs, special) for v in data]  # pyright: ignore[reportUnknownVariableType]
     if not isinstance(data, dict):
         return data
-    ((key, value),) = data.items()  # pyright: ignore[reportUnknownVariableType]
+    ((key, value),) = cast("dict[str, Any]", data).items()
     if key == "__nd__":
         return np.load(io.BytesIO(blobs[int(value)]), allow_pickle=False)
     if key == "__npscalar__":
@@ -194,15 +198,19 @@ def pack(header: dict[str, Any], blobs: list[bytes]) -> bytes:
 
 def unpack(body: bytes) -> tuple[dict[str, Any], list[bytes]]:
     (head_len,) = struct.unpack_from("<I", body, 0)
-    header = json.loads(body[4 : 4 + head_len])
-    if not isinstance(header, dict):
+    loaded: Any = json.loads(body[4 : 4 + head_len])
+    if not isinstance(loaded, dict):
+        raise ValueError("bad frame")
+    header = cast("dict[str, Any]", loaded)
+    sizes: Any = header.pop("__blobs__")
+    if not isinstance(sizes, list):
         raise ValueError("bad frame")
     blobs: list[bytes] = []
     pos = 4 + head_len
-    for size in header.pop("__blobs__"):  # pyright: ignore[reportUnknownVariableType]
-        blobs.append(body[pos : pos + int(size)])  # pyright: ignore[reportUnknownArgumentType]
-        pos += int(size)  # pyright: ignore[reportUnknownArgumentType]
-    return header, blobs  # pyright: ignore[reportUnknownVariableType]
+    for size in cast("list[Any]", sizes):
+        blobs.append(body[pos : pos + int(size)])
+        pos += int(size)
+    return header, blobs
 
 
 def read_exact(fd: int, n: int) -> bytes:

@@ -445,7 +445,7 @@ def example_cells(chapter: Chapter) -> list[Cell]:
     if not parts:
         return []
     cells = [markdown("## Try it\n\nRun these cells once your functions are written.", "try-it")]
-    if any("show(" in part for part in parts):
+    if any("show(" in part or "display(" in part for part in parts):
         cells.append(code(_PLOT_SETUP, "plot-setup", "example"))
     for i, part in enumerate(parts):
         part = textwrap.dedent(part).strip("\n")
@@ -733,6 +733,7 @@ def execute(notebook: Path, workdir: Path, timeout: int = 120) -> tuple[Json, li
     nbformat: Any = importlib.import_module("nbformat")
     nbclient: Any = importlib.import_module("nbclient")
     workdir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(notebook, workdir / notebook.name)  # the autograded cells grade the saved notebook
     nb: Any = nbformat.reads(notebook.read_text(), as_version=4)
     nbclient.NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
                             resources={"metadata": {"path": str(workdir)}}).execute()

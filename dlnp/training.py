@@ -300,12 +300,17 @@ def default_config(model: str, dataset: str = "digits") -> TrainConfig:
     return TrainConfig(model=model, epochs=30, batch_size=32, lr=0.01, hidden=256)
 
 
-def standardize(X_train: Array, X_test: Array) -> tuple[Array, Array]:
-    """Scale every feature (pixel) to mean 0 and std 1 using TRAINING statistics only.
+def standardize(X_train: Array, X_test: Array, per_feature: bool = True) -> tuple[Array, Array]:
+    """Scale inputs to mean 0 and std 1 using TRAINING statistics only.
 
-    Features with std 0 on the training set are only centred (as ``normalize``
-    of chapter 1.1 does). Works for ``(n, d)`` and ``(n, C, H, W)`` inputs.
+    ``per_feature=True`` (MLPs): every feature (pixel) on its own; features with
+    std 0 are only centred, as ``normalize`` of chapter 1.1 does.
+    ``per_feature=False`` (CNNs): one mean and one std for all pixels, so the
+    picture's contrast between pixels is kept.
     """
+    if not per_feature:
+        mean, std = float(X_train.mean()), float(X_train.std()) or 1.0
+        return (X_train - mean) / std, (X_test - mean) / std
     mean = X_train.mean(axis=0)
     std = X_train.std(axis=0)
     std = np.where(std == 0, 1.0, std)

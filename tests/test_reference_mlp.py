@@ -290,8 +290,10 @@ def test_forward_mlp_not_charged_for_the_students_activations(grade: GradeFn, pa
     assert graded.lost("cross_entropy") == 0
 
 
-def test_backward_mlp_not_charged_for_the_students_relu_derivative(grade: GradeFn) -> None:
-    graded = grade(["3.4"], patches={"relu_derivative": RELU_DERIVATIVE_GE, "backward_mlp": BACKWARD_WITH_OWN_MASK})
+@pytest.mark.parametrize("of", ["Z1", "A1"])
+def test_backward_mlp_not_charged_for_the_students_relu_derivative(grade: GradeFn, of: str) -> None:
+    backward = BACKWARD_WITH_OWN_MASK.replace("relu_derivative(Z1)", f"relu_derivative({of})")
+    graded = grade(["3.4"], patches={"relu_derivative": RELU_DERIVATIVE_GE, "backward_mlp": backward})
     assert graded.full("3.4"), graded.output("backward_mlp")
     # ... while the same mask written inline in backward_mlp is charged, by name
     inline = BACKWARD_WITH_OWN_MASK.replace("relu_derivative(Z1)", "(Z1 >= 0)")

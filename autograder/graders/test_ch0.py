@@ -54,7 +54,8 @@ def test_layer_output_float32_and_one_sample(student: Student, rng: np.random.Ge
     X = rng.uniform(-3, 3, size=(n, d)).astype(np.float32)
     W = rng.normal(size=(d, m)).astype(np.float32)
     got = _call(student, X, W)
-    check_array(got, reference("layer_output", X, W), name=f"layer_output(float32 X {X.shape}, W {W.shape})",
+    want = reference("layer_output", X.astype(np.float64), W.astype(np.float64))  # exact product of the float32 values
+    check_array(got, want, name=f"layer_output(float32 X {X.shape}, W {W.shape})",
                 mistakes=_mistakes(X, W), inputs=[X])
     x1 = rng.normal(size=(1, d))
     got1 = _call(student, x1, W.astype(np.float64))

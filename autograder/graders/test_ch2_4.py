@@ -189,7 +189,8 @@ def test_linear_forward_float32_one_output(student: Student, rng: np.random.Gene
     X = rng.normal(size=(n, d)).astype(np.float32)
     params = {"W": rng.normal(size=(d, 1)).astype(np.float32), "b": rng.normal(size=(1, 1)).astype(np.float32)}
     got = student.call("linear_forward", X, params)
-    check_array(got, reference("linear_forward", X, params), name=f"linear_forward(float32 X {X.shape}, m=1)",
+    want = reference("linear_forward", X.astype(np.float64), {k: v.astype(np.float64) for k, v in params.items()})
+    check_array(got, want, name=f"linear_forward(float32 X {X.shape}, m=1)",
                 mistakes=_linear_mistakes(X, params), inputs=[X])
 
 

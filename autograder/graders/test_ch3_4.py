@@ -12,8 +12,9 @@ the reference, so a broken ``forward_mlp`` never matters. The gradients are chec
 * exactly against the reference on inputs whose Z1 has entries of exactly 0 (the mask
   convention) and a square W2 (so a missing transpose computes and can be named).
 
-One mistake is scored once: a result built on the student's own ``relu_derivative(Z1)``
-(chapter 3.2) as the mask is accepted too. A mask from ``A1 > 0`` equals ``Z1 > 0``.
+One mistake is scored once: a result built on the student's own ``relu_derivative``
+(chapter 3.2) of Z1 or of A1 as the mask is accepted too. A mask from ``A1 > 0``
+equals ``Z1 > 0``.
 """
 
 from __future__ import annotations
@@ -201,20 +202,20 @@ def _all_close(got: Sequence[Any], want: Sequence[Array], inputs: Sequence[Any])
     return True
 
 
-def _own_mask_grads(student: Student, args: tuple[Array, ...]) -> Grads | None:
-    """The gradients with the student's own relu_derivative(Z1) as the mask (score-once)."""
-    Z1 = args[6]
-    mask = student.try_call("relu_derivative", Z1)
-    if not (isinstance(mask, np.ndarray) and mask.shape == Z1.shape and mask.dtype.kind in "fiub"):
-        return None
+def _own_mask_grads(student: Student, args: tuple[Array, ...]) -> list[Grads]:
+    """The gradients with the student's own relu_derivative(Z1) or (A1) as the mask (score-once)."""
     X, A1, A2, y, W1, W2, Z1 = (a.astype(np.float64) for a in args)
-    return _backprop(X, A1, A2, y, W1, W2, Z1, mask=mask.astype(np.float64))
+    out: list[Grads] = []
+    for source in (args[6], args[1]):
+        mask = student.try_call("relu_derivative", source)
+        if isinstance(mask, np.ndarray) and mask.shape == Z1.shape and mask.dtype.kind in "fiub":
+            out.append(_backprop(X, A1, A2, y, W1, W2, Z1, mask=mask.astype(np.float64)))
+    return out
 
 
 def _check(student: Student, got: tuple[Any, ...], want: Grads, args: tuple[Array, ...], what: str, *,
            inputs: Sequence[Any] = (), rtol: float | None = None, atol: float | None = None) -> None:
-    own = _own_mask_grads(student, args)
-    if own is not None and _all_close(got, own, inputs):
+    if any(_all_close(got, own, inputs) for own in _own_mask_grads(student, args)):
         return
     mistakes = _mistakes(args)
     for p in CHECK_ORDER:

@@ -14,6 +14,7 @@ reference. Inputs always come from a trusted forward pass.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -46,8 +47,8 @@ def _one_hot(rng: np.random.Generator, n: int, k: int) -> Array:
 
 
 def _sizes(rng: np.random.Generator, equal_hidden: bool = False) -> tuple[int, int, int, int, int]:
-    n, d = int(rng.integers(4, 9)), int(rng.integers(2, 6))
-    h1 = int(rng.integers(3, 7))
+    n, d = int(rng.integers(4, 7)), int(rng.integers(2, 5))
+    h1 = int(rng.integers(3, 6))
     h2 = h1 if equal_hidden else h1 + int(rng.integers(1, 3))
     k = int(rng.integers(2, 5))
     if k in (h1, h2):
@@ -198,8 +199,8 @@ def _backward_mistakes(args: Sequence[Array]) -> list[list[Mistake]]:
     ref = _backprop(args)
     per_position: list[list[Mistake]] = []
     for p in range(6):
-        mistakes = [Mistake(name, grads[p], message) for name, grads, message in whole]
-        if p % 2 == 1:
+        mistakes: list[Mistake] = []
+        if p % 2 == 1:  # bias-specific explanations first: they are the more precise diagnosis
             mistakes += [
                 Mistake("bias gradient without 1/n", n * ref[p],
                         f"Your bias gradient is n = {n} times too large: sum delta (which already has the 1/n)."),
@@ -207,6 +208,7 @@ def _backward_mistakes(args: Sequence[Array]) -> list[list[Mistake]]:
                         f"Your bias gradient is n = {n} times too small: delta already carries the 1/n, so sum it "
                         "over the samples instead of averaging again."),
             ]
+        mistakes += [Mistake(name, grads[p], message) for name, grads, message in whole]
         for q in range(6):
             if q != p:
                 mistakes.append(Mistake("wrong order", ref[q], f"This is {NAMES[q]}, returned in the place of "
@@ -311,7 +313,7 @@ def _deep(rng: np.random.Generator, activation: str) -> tuple[Array, Array, list
     depth, width = int(rng.integers(5, 8)), int(rng.integers(4, 7))
     sizes = [d] + [width] * (depth - 1) + [k]
     gain = np.sqrt(2.0) if activation == "relu" else 1.0
-    weights = [rng.normal(size=(a, b)) * gain / np.sqrt(a) for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
+    weights = [rng.normal(size=(a, b)) * gain / np.sqrt(a) for a, b in itertools.pairwise(sizes)]
     biases = [rng.normal(scale=0.1, size=(1, b)) for b in sizes[1:]]
     return rng.normal(size=(n, d)), _one_hot(rng, n, k), weights, biases
 

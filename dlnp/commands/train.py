@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     if args.limit is not None:
         X, y = X[: args.limit], y[: args.limit]
     split = datasets.mnist_split(X, y) if args.dataset == "mnist" else datasets.train_test_split(X, y)
-    X_train, X_test = training.standardize(split.X_train, split.X_test)
+    X_train, X_test = training.standardize(split.X_train, split.X_test, per_feature=not image)
 
     config = training.default_config(args.model, args.dataset)
     config.seed = args.seed

@@ -14,6 +14,7 @@ anything it started) is left.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -28,7 +29,7 @@ from typing import Any
 import pytest
 
 from autograder.engine import grade_submission
-from autograder.sandbox import TOKEN_VAR, Limits, choose_isolation
+from autograder.sandbox import ISSUED_TOKENS, TOKEN_VAR, Limits, choose_isolation
 from dlnp.manifest import load_manifest
 from dlnp.submissions import make_submission, replace_definition
 
@@ -90,11 +91,12 @@ HostileFn = Callable[..., Graded]
 def no_process_left_behind() -> Iterator[None]:
     """After the whole module: no worker, and nothing a worker started, is still running."""
     yield
-    needle = f"{TOKEN_VAR}=".encode()
+    assert ISSUED_TOKENS, "the module started workers"
+    needles = {f"{TOKEN_VAR}={token}".encode() for token in ISSUED_TOKENS}
     deadline = time.monotonic() + 5
     left: list[int] = []
     while time.monotonic() < deadline:
-        left = [pid for pid in _live_pids() if needle in _read(f"/proc/{pid}/environ")]
+        left = [pid for pid in _live_pids() if needles & set(_read(f"/proc/{pid}/environ").split(b"\0"))]
         if not left:
             return
         time.sleep(0.1)
@@ -150,7 +152,7 @@ def hostile(perfect: Path, tmp_path: Path) -> HostileFn:
 
 # ------------------------------------------------------------------ cases in one function
 
-INFINITE_LOOP = Case("infinite loop", "while True:\n    pass", {"timeout"}, "s of CPU time")
+INFINITE_LOOP = Case("infinite loop", "while True:\n    pass", {"timeout"}, "(infinite loop? far too slow?)")
 LONG_SLEEP = Case("long sleep", "import time\ntime.sleep(3600)\nreturn {correct}", {"timeout"}, "did not finish within")
 MEMORY_AT_ONCE = Case("3 GB at once", "big = np.ones(3 * 2**30 // 8)\nreturn float(big[0])", {"crash"},
                       "ran out of memory")
@@ -227,7 +229,7 @@ def test_hostile_function(hostile: HostileFn, first: Case, second: Case) -> None
         for test in graded.tests(function):
             assert (test["score"] == test["max_score"]) == (case.outcomes == {"passed"})
     assert graded.chapter_full("1.3"), "another module must not be affected"
-    assert graded.seconds < 25
+    assert graded.seconds < 40  # generous: the machine may be busy
     deadline = time.monotonic() + 5
     while any(marker.encode() in _read(f"/proc/{pid}/cmdline") for pid in _live_pids()):
         assert time.monotonic() < deadline, "a process started by the student's code outlived the grading"
@@ -258,7 +260,7 @@ def test_hostile_module(hostile: HostileFn, name: str, text: str, outcome: str, 
     assert graded.chapter_full("1.3")
     # a module that hangs or kills its worker is tried once, not once per test
     assert graded.results["workers_started"] <= 2
-    assert graded.seconds < 8
+    assert graded.seconds < 20
 
 
 # ------------------------------------------------------------------ limits per test
@@ -430,12 +432,21 @@ def test_each_isolation_backend(hostile: HostileFn, isolation: str) -> None:
         why = _probe(isolation)
         if why:
             pytest.skip(why)
-    peek = Case("read the reference", 'return float(len(open("{kit}/solutions/losses.py").read()))', set())
-    limits = Limits(call_seconds=1.2, cpu_seconds=0.5, test_seconds=2.5, memory_bytes=1 << 30, isolation=isolation)
-    graded = hostile({"mse_loss": INFINITE_LOOP.source("mse_loss"),
+    peek = Case("read the reference", """
+        with open("{kit}/solutions/losses.py") as fh:
+            return float(len(fh.read()))
+    """, set())
+    loop_on_float32 = Case("infinite loop on float32 input", """
+        while y_pred.dtype == np.float32:
+            pass
+        return {correct}
+    """, set())
+    limits = dataclasses.replace(FAST, isolation=isolation)
+    graded = hostile({"mse_loss": loop_on_float32.source("mse_loss"),
                       "binary_cross_entropy": peek.source("binary_cross_entropy", kit=str(KIT))},
                      chapters=("2.1",), limits=limits)
-    assert graded.outcomes("mse_loss") == {"timeout"}
+    outcomes = {t["name"]: t["extra_data"]["outcome"] for t in graded.tests("mse_loss")}
+    assert sorted(outcomes.values()) == ["passed", "passed", "timeout"], outcomes
     if isolation == "none":  # the reference is readable (a wrong number comes back), and the results say why
         assert graded.outcomes("binary_cross_entropy") == {"failed"}
         assert "switched off" in graded.results["output"]

@@ -67,6 +67,10 @@ def cross_entropy(A, y):
 def cross_entropy(A, y):
     return float(-np.sum(y * np.log(np.clip(A, 1e-3, 1 - 1e-3))) / A.shape[0])
 """, "epsilon too large"),
+    Mutant("cross_entropy", "epsilon 1e-4 inside the log", """
+def cross_entropy(A, y):
+    return float(-np.sum(y * np.log(A + 1e-4)) / A.shape[0])
+""", "epsilon too large"),
     Mutant("cross_entropy", "binary form", """
 def cross_entropy(A, y):
     A = np.clip(A, 1e-7, 1 - 1e-7)

@@ -1,0 +1,69 @@
+"""Chapter 4.4 mutants: l2_regularization, l2_gradient, dropout."""
+
+from tests.mutants import Mutant, Variant
+
+MUTANTS = [
+    Mutant("l2_regularization", "the 1/2 convention", """
+def l2_regularization(W, lambda_):
+    return 0.5 * lambda_ * float(np.sum(W ** 2))
+""", "the 1/2 convention"),
+    Mutant("l2_regularization", "mean of squares", """
+def l2_regularization(W, lambda_):
+    return lambda_ * float(np.mean(W ** 2))
+""", "mean instead of sum"),
+    Mutant("l2_regularization", "norm without squaring", """
+def l2_regularization(W, lambda_):
+    return lambda_ * float(np.linalg.norm(W))
+""", "norm instead of squared norm"),
+    Mutant("l2_gradient", "the 1/2 convention", """
+def l2_gradient(W, lambda_):
+    return lambda_ * W
+""", "the 1/2 convention"),
+    Mutant("l2_gradient", "missing lambda", """
+def l2_gradient(W, lambda_):
+    return 2 * W
+""", "missing lambda"),
+    Mutant("dropout", "drop-vs-keep confusion", """
+def dropout(A, p, rng=None):
+    rng = np.random.default_rng() if rng is None else rng
+    mask = (rng.random(A.shape) > p).astype(A.dtype)
+    return A * mask / p, mask
+""", "drop-vs-keep confusion"),
+    Mutant("dropout", "missing 1/p", """
+def dropout(A, p, rng=None):
+    rng = np.random.default_rng() if rng is None else rng
+    mask = (rng.random(A.shape) < p).astype(A.dtype)
+    return A * mask, mask
+""", "missing 1/p"),
+    Mutant("dropout", "scaled mask returned", """
+def dropout(A, p, rng=None):
+    rng = np.random.default_rng() if rng is None else rng
+    mask = (rng.random(A.shape) < p) / p
+    return A * mask, mask
+""", "scaled mask"),
+    Mutant("dropout", "global numpy random state", """
+def dropout(A, p, rng=None):
+    mask = (np.random.rand(*A.shape) < p).astype(A.dtype)
+    return A * mask / p, mask
+""", "rng ignored"),
+]
+
+VARIANTS = [
+    Variant("l2_regularization", "einsum", """
+def l2_regularization(W, lambda_):
+    flat = W.ravel()
+    return lambda_ * float(flat @ flat)
+"""),
+    Variant("l2_gradient", "sum of two halves", """
+def l2_gradient(W, lambda_):
+    return lambda_ * W + lambda_ * W
+"""),
+    Variant("dropout", "binomial mask of booleans", """
+def dropout(A, p, rng=None):
+    if not 0 < p <= 1:
+        raise ValueError("p must be in (0, 1]")
+    rng = rng if rng is not None else np.random.default_rng()
+    mask = rng.binomial(1, p, size=A.shape).astype(bool)
+    return np.where(mask, A / p, 0.0), mask
+"""),
+]

@@ -1,0 +1,77 @@
+"""Chapter 4.5 mutants: momentum_update, accuracy."""
+
+from tests.mutants import Mutant, Variant
+
+MUTANTS = [
+    Mutant("momentum_update", "plus sign", """
+def momentum_update(v, grad, mu, lr):
+    return mu * v + lr * grad
+""", "sign conventions"),
+    Mutant("momentum_update", "ignored mu", """
+def momentum_update(v, grad, mu, lr):
+    return -lr * grad
+""", "ignored mu"),
+    Mutant("momentum_update", "in-place update of v", """
+def momentum_update(v, grad, mu, lr):
+    v *= mu
+    v -= lr * grad
+    return v
+""", "modified"),
+    Mutant("accuracy", "argmax on axis 0", """
+def accuracy(y_pred, y):
+    def labels(a):
+        a = np.asarray(a)
+        if a.ndim == 1:
+            return a
+        if a.shape[1] == 1:
+            return (a[:, 0] >= 0.5).astype(int)
+        return np.argmax(a, axis=0)
+    return float(np.mean(labels(y_pred) == labels(y)))
+""", "argmax on the wrong axis"),
+    Mutant("accuracy", "count instead of fraction", """
+def accuracy(y_pred, y):
+    def labels(a):
+        a = np.asarray(a)
+        if a.ndim == 1:
+            return a
+        if a.shape[1] == 1:
+            return (a[:, 0] >= 0.5).astype(int)
+        return np.argmax(a, axis=1)
+    return float(np.sum(labels(y_pred) == labels(y)))
+""", "count instead of fraction"),
+    Mutant("accuracy", "threshold > 0.5", """
+def accuracy(y_pred, y):
+    def labels(a):
+        a = np.asarray(a)
+        if a.ndim == 1:
+            return a
+        if a.shape[1] == 1:
+            return (a[:, 0] > 0.5).astype(int)
+        return np.argmax(a, axis=1)
+    return float(np.mean(labels(y_pred) == labels(y)))
+""", "threshold > 0.5"),
+]
+
+VARIANTS = [
+    Variant("momentum_update", "two steps", """
+def momentum_update(v, grad, mu, lr):
+    decayed = v * mu
+    return decayed - grad * lr
+"""),
+    Variant("accuracy", "loop over samples", """
+def accuracy(y_pred, y):
+    def label(row):
+        row = np.atleast_1d(row)
+        if row.size == 1:
+            return int(row[0] >= 0.5)
+        return int(np.argmax(row))
+    y_pred, y = np.asarray(y_pred), np.asarray(y)
+    n = len(y)
+    correct = 0
+    for i in range(n):
+        a = y_pred[i] if y_pred.ndim == 1 else label(y_pred[i])
+        b = y[i] if y.ndim == 1 else label(y[i])
+        correct += int(a == b)
+    return correct / n
+"""),
+]

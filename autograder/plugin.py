@@ -221,7 +221,10 @@ class GradingPlugin:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         results = build_results(self.manifest, self.records, time.monotonic() - self.started,
                                 self.visibility, self.digest)
-        sandbox = sandbox_report(self.limits)
+        try:
+            sandbox = sandbox_report(self.limits)
+        except (SandboxError, ValueError) as exc:
+            sandbox = {"isolation": "unavailable", "note": str(exc)}
         if self._student is not None:
             self._student.close()  # also when no test asked for it
             results["workers_started"] = self._student.workers_started

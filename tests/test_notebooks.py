@@ -252,6 +252,7 @@ def _nbgrader_scores(root: Path) -> dict[tuple[str, str], float]:
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("nbgrader")  # one worker builds the nbgrader course
 def test_nbgrader_scores_equal_dlnp_grade(course: tuple[Path, dict[str, float]], release: Path,
                                           tmp_path: Path) -> None:
     root, _ = course
@@ -281,6 +282,7 @@ def test_nbgrader_scores_equal_dlnp_grade(course: tuple[Path, dict[str, float]],
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("nbgrader")  # one worker builds the nbgrader course
 def test_endless_loop_is_graded_zero_in_bounded_time(course: tuple[Path, dict[str, float]], release: Path,
                                                      tmp_path: Path) -> None:
     root, times = course
@@ -293,6 +295,7 @@ def test_endless_loop_is_graded_zero_in_bounded_time(course: tuple[Path, dict[st
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("nbgrader")  # one worker builds the nbgrader course
 def test_reference_notebooks_run_clean(course: tuple[Path, dict[str, float]]) -> None:
     root, _ = course
     for slug in ("ch2_1", "ch2_2"):
@@ -305,6 +308,7 @@ def test_reference_notebooks_run_clean(course: tuple[Path, dict[str, float]]) ->
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("nbgrader")  # one worker builds the nbgrader course
 def test_release_is_nbgraders_release(course: tuple[Path, dict[str, float]], release: Path) -> None:
     root, _ = course
     for chapter in (MANIFEST.chapter(c) for c in E2E):
@@ -315,6 +319,7 @@ def test_release_is_nbgraders_release(course: tuple[Path, dict[str, float]], rel
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("nbgrader")  # one worker builds the nbgrader course
 def test_feedback_never_shows_hidden_tests(course: tuple[Path, dict[str, float]]) -> None:
     root, _ = course
     grader_lines = {line.strip() for line in (KIT / "autograder" / "graders" / "test_ch2_1.py").read_text().splitlines()
@@ -337,10 +342,12 @@ def test_feedback_never_shows_hidden_tests(course: tuple[Path, dict[str, float]]
     assert "mse_loss: 0 / 4 points" in bug and "Likely mistake (sum instead of mean)" in bug
 
 
-def test_nbgrader_config_limits_execution() -> None:
+def test_nbgrader_config_limits_execution(monkeypatch: pytest.MonkeyPatch) -> None:
     from nbgrader.preprocessors import ClearHiddenTests, Execute
     from traitlets.config.loader import PyFileConfigLoader
 
+    monkeypatch.setenv("PYTHONPATH", os.environ.get("PYTHONPATH", ""))  # the config sets it for the kernels
+    monkeypatch.setattr(sys, "path", list(sys.path))
     config = PyFileConfigLoader("nbgrader_config.py", path=str(KIT)).load_config()
     execute = Execute(config=config)
     assert 60 <= execute.timeout <= 120 and execute.interrupt_on_timeout

@@ -5,9 +5,9 @@ Small, hand-checkable cases and properties. The hidden grader uses other, random
 
 import numpy as np
 import pytest
-from neural_network.basics import layer_output
 
 from dlnp.testing import Mistake, check_array
+from neural_network.basics import layer_output
 
 pytestmark = pytest.mark.chapter("0")
 

@@ -8,9 +8,9 @@ import warnings
 
 import numpy as np
 import pytest
-from neural_network.basics import normalize
 
 from dlnp.testing import Mistake, check_array
+from neural_network.basics import normalize
 
 pytestmark = pytest.mark.chapter("1.1")
 

@@ -5,9 +5,9 @@ Small, hand-checkable cases. The hidden grader uses other, random shapes and val
 
 import numpy as np
 import pytest
-from neural_network.basics import matrix_multiply
 
 from dlnp.testing import check_array
+from neural_network.basics import matrix_multiply
 
 pytestmark = pytest.mark.chapter("1.2")
 

@@ -8,9 +8,9 @@ import warnings
 
 import numpy as np
 import pytest
-from neural_network.activations import sigmoid
 
 from dlnp.testing import check_array
+from neural_network.activations import sigmoid
 
 pytestmark = pytest.mark.chapter("1.3")
 

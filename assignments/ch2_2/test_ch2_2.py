@@ -6,10 +6,10 @@ loss (your mse_loss from chapter 2.1) are skipped until mse_loss is implemented.
 
 import numpy as np
 import pytest
-from neural_network.losses import mse_loss
-from neural_network.optimization import gradient_descent
 
 from dlnp.testing import Mistake, check_array, check_scalar
+from neural_network.losses import mse_loss
+from neural_network.optimization import gradient_descent
 
 pytestmark = pytest.mark.chapter("2.2")
 

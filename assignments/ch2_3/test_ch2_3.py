@@ -9,11 +9,11 @@ from typing import Any
 
 import numpy as np
 import pytest
+
+from dlnp.testing import check_array, check_scalar
 from neural_network.activations import sigmoid
 from neural_network.losses import binary_cross_entropy
 from neural_network.optimization import gradient_descent
-
-from dlnp.testing import check_array, check_scalar
 
 pytestmark = pytest.mark.chapter("2.3")
 

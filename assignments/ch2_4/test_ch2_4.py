@@ -6,10 +6,10 @@ Functions with gradients known in closed form, and the chapter's factor-2 exampl
 
 import numpy as np
 import pytest
-from neural_network.gradcheck import linear_forward, numerical_gradient, relative_error
-from neural_network.losses import mse_loss
 
 from dlnp.testing import Mistake, check_array, check_scalar
+from neural_network.gradcheck import linear_forward, numerical_gradient, relative_error
+from neural_network.losses import mse_loss
 
 pytestmark = pytest.mark.chapter("2.4")
 

@@ -46,8 +46,9 @@ def _mistakes(X: np.ndarray) -> list[Mistake]:
 
 
 def _zero_std_hint(exc: StudentRaised) -> Feedback:
+    warning = exc.message.split("\nLikely mistake", 1)[0]  # keep the warning, replace the generic hint
     return Feedback(
-        f"{exc.message}\nLikely mistake (division by zero) a column with std exactly 0 makes (X - mean) / std "
+        f"{warning}\nLikely mistake (division by zero) a column with std exactly 0 makes (X - mean) / std "
         "compute 0/0. Make the divisor safe BEFORE dividing (e.g. np.where(std == 0, 1.0, std)); fixing the "
         "NaNs afterwards still divides by zero."
     )

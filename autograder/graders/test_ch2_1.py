@@ -69,7 +69,7 @@ def _bce_mistakes(A: np.ndarray, y: np.ndarray) -> list[Mistake]:
     ]
 
 
-@grade("binary_cross_entropy", points=2)
+@grade("binary_cross_entropy", points=3)
 def test_bce_values(student: Student, rng: np.random.Generator) -> None:
     """binary_cross_entropy on random probabilities and labels"""
     n = int(rng.integers(6, 40))

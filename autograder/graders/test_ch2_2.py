@@ -30,14 +30,14 @@ Array = np.ndarray[Any, Any]
 def simulate(
     X: Array, y: Array, W: Array, b: Array, lr: float, num_epochs: int, batch_size: int | None = None,
     loss_fn: Any = None, activation_fn: Any = None, rng: Any = None, *,
-    factor: float = 1.0, bias: str = "mean", divide: str = "m", loss_when: str = "after",
+    factor: float = 1.0, factor_w: float = 1.0, bias: str = "mean", divide: str = "m", loss_when: str = "after",
     loss_on: str = "full", shuffle: str = "epoch", drop_last: bool = False,
     activation_in_grad: bool = True, activation_in_loss: bool = True, sigmoid_derivative: bool = False,
 ) -> tuple[Array, Array, list[float]]:
     """gradient_descent as pinned by the docstring, or with ONE known mistake switched on.
 
     ``loss_fn``/``activation_fn``/``rng`` may be harness values (Fixture, Seed). Mistakes:
-    ``factor`` (2 = the MSE's factor 2, -1 = gradient ascent), ``bias`` ("sum"),
+    ``factor`` (2 = the MSE's factor 2, -1 = gradient ascent), ``factor_w`` (on grad_W only), ``bias`` ("sum"),
     ``divide`` ("none": no 1/m, "batch_size": by the nominal batch size), ``loss_when``
     ("before" the epoch's updates, "initial": an extra entry for the starting point),
     ``loss_on`` ("last batch", "batch mean": losses of the batches before their updates),
@@ -86,7 +86,7 @@ def simulate(
             if sigmoid_derivative:
                 err = err * A * (1.0 - A)
             m = {"m": Xb.shape[0], "none": 1, "batch_size": batch_size or n}[divide]
-            W = W - lr * factor * (Xb.T @ err) / m
+            W = W - lr * factor * factor_w * (Xb.T @ err) / m
             gb = np.sum(err, axis=0) if bias == "sum" else np.mean(err, axis=0)
             b = b - lr * factor * gb.reshape(b.shape)
         if loss_when in ("after", "initial"):
@@ -109,6 +109,9 @@ FULL_BATCH_MISTAKES: list[tuple[str, dict[str, Any], str]] = [
     ("factor 2", {"factor": 2.0},
      "Your steps are twice as long: you used the MSE's exact gradient 2 X^T(A - y)/m. The docstring pins the "
      "error form X^T(A - y)/m and mean(A - y) (the gradient of HALF the MSE; chapter 2.4 explains it)."),
+    ("factor 2", {"factor_w": 2.0},
+     "Your weight steps are twice as long: you used the MSE's exact gradient 2 X^T(A - y)/m. The docstring pins "
+     "the error form X^T(A - y)/m (the gradient of HALF the MSE; chapter 2.4 explains it)."),
     ("bias gradient summed", {"bias": "sum"},
      "The bias gradient is the MEAN of (A - y) over the batch (np.mean(..., axis=0)), not the sum."),
     ("missing 1/m", {"divide": "none"},

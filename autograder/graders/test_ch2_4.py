@@ -72,9 +72,10 @@ def _call_numgrad(student: Student, X: Array, y: Array, params: Params, loss: st
         if "`params`" not in exc.message:
             raise
         raise Feedback(
-            f"{exc.message}\nLikely mistake (parameter not restored) after perturbing an entry, assign the SAVED "
-            "original back (old = theta[idx]; ...; theta[idx] = old): after the call every parameter must hold "
-            "exactly its original values."
+            "numerical_gradient changed the values in `params`: after the call, some parameter entries differ "
+            "from what was passed in.\nLikely mistake (parameter not restored) after perturbing an entry, assign "
+            "the SAVED original back (old = theta[idx]; theta[idx] = old + h; ...; theta[idx] = old): every "
+            "parameter must end up holding exactly its original values."
         ) from None
 
 

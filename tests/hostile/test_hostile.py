@@ -35,7 +35,7 @@ from dlnp.submissions import make_submission, replace_definition
 
 KIT = Path(__file__).resolve().parents[2]
 MODULES = load_manifest().modules
-FAST = Limits(call_seconds=1.0, cpu_seconds=0.5, test_seconds=2.0, memory_bytes=1 << 30)
+FAST = Limits(call_seconds=1.0, cpu_seconds=0.5, test_seconds=2.0, memory_bytes=1 << 30, reply_bytes=4 << 20)
 ISOLATION, NOTE = choose_isolation("auto")
 ISOLATED = ISOLATION != "none"
 ARGS = {"mse_loss": "y_pred, y", "binary_cross_entropy": "A, y"}
@@ -190,7 +190,7 @@ OUTPUT_FLOOD = Case("200 MB of output, right answer", """
     return {correct}
 """, {"passed"})
 HUGE_MESSAGE = Case("50 MB exception message", "raise ValueError('x' * 50_000_000)", {"error"}, "raised ValueError")
-HUGE_RETURN = Case("72 MB return value", "return np.zeros(9_000_000)", {"error"}, "returned more than 64 MiB")
+HUGE_RETURN = Case("8 MB return value (4 MiB cap)", "return np.zeros(1_000_000)", {"error"}, "returned more than 4 MiB")
 FORK = Case("child process that outlives the call", """
     import os, sys
     pid = os.fork()

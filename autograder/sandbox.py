@@ -407,11 +407,17 @@ class Sandbox:
                "--cap-drop", "ALL", "--die-with-parent", "--new-session",
                "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
                "--ro-bind-try", "/dev/null", "/etc/shadow", "--ro-bind-try", "/dev/null", "/etc/gshadow"]
+        options = _bwrap_options()
+
+        def sized(size: int) -> list[str]:  # --size and --perms came with bubblewrap 0.5
+            return ["--size", str(size)] if "--size" in options else []
+
         ops: list[tuple[int, list[str]]] = []
         for h in hidden:
             if h != Path("/tmp") and not _inside(h, Path("/dev")) and not _inside(h, Path("/proc")):
-                ops.append((len(h.parts), ["--size", "65536", "--tmpfs", str(h)]))
-        ops.append((2, ["--size", str(self.tmp_bytes), "--tmpfs", "/tmp", "--perms", "1777", "--dir", self.cwd]))
+                ops.append((len(h.parts), [*sized(65536), "--tmpfs", str(h)]))
+        perms = ["--perms", "1777"] if "--perms" in options else []
+        ops.append((2, [*sized(self.tmp_bytes), "--tmpfs", "/tmp", *perms, "--dir", self.cwd]))
         for p in rebinds:
             ops.append((len(p.parts), ["--ro-bind", str(p), str(p)]))
         for rel, source in sorted(self.binds.items()):
@@ -468,6 +474,16 @@ class Sandbox:
         if os.geteuid() != 0:
             outer[1:1] = ["--user", "--map-root-user"]
         return [*outer, "/bin/sh", "-c", "\n".join(lines), "dlnp-sandbox", *argv]
+
+
+@functools.cache
+def _bwrap_options() -> frozenset[str]:
+    """The options this bubblewrap understands (from ``bwrap --help``)."""
+    try:
+        proc = subprocess.run(["bwrap", "--help"], capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return frozenset()
+    return frozenset(word for word in (proc.stdout + proc.stderr).split() if word.startswith("--"))
 
 
 @functools.cache

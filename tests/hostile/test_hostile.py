@@ -35,7 +35,8 @@ from dlnp.submissions import make_submission, replace_definition
 
 KIT = Path(__file__).resolve().parents[2]
 MODULES = load_manifest().modules
-FAST = Limits(call_seconds=1.0, cpu_seconds=0.5, test_seconds=2.0, memory_bytes=1 << 30, reply_bytes=4 << 20)
+# CPU is what stops an infinite loop (0.5 s); wall-clock limits leave room for a busy machine
+FAST = Limits(call_seconds=2.0, cpu_seconds=0.5, test_seconds=4.0, memory_bytes=1 << 30, reply_bytes=4 << 20)
 ISOLATION, NOTE = choose_isolation("auto")
 ISOLATED = ISOLATION != "none"
 ARGS = {"mse_loss": "y_pred, y", "binary_cross_entropy": "A, y"}
@@ -153,7 +154,8 @@ def hostile(perfect: Path, tmp_path: Path) -> HostileFn:
 # ------------------------------------------------------------------ cases in one function
 
 INFINITE_LOOP = Case("infinite loop", "while True:\n    pass", {"timeout"}, "(infinite loop? far too slow?)")
-LONG_SLEEP = Case("long sleep", "import time\ntime.sleep(3600)\nreturn {correct}", {"timeout"}, "did not finish within")
+LONG_SLEEP = Case("long sleep (float32 input)", "import time\nif A.dtype == np.float32:\n    time.sleep(3600)\n"
+                  "return {correct}", {"timeout", "passed"}, "did not finish within 2 s")
 MEMORY_AT_ONCE = Case("3 GB at once", "big = np.ones(3 * 2**30 // 8)\nreturn float(big[0])", {"crash"},
                       "ran out of memory")
 MEMORY_GROWING = Case("growing to 3 GB", "chunks = []\nfor _ in range(24):\n    chunks.append(np.empty(2**24))\n"
@@ -227,7 +229,7 @@ def test_hostile_function(hostile: HostileFn, first: Case, second: Case) -> None
             case.name, graded.output(function))
         assert case.phrase in graded.output(function), (case.name, graded.output(function))
         for test in graded.tests(function):
-            assert (test["score"] == test["max_score"]) == (case.outcomes == {"passed"})
+            assert (test["score"] == test["max_score"]) == (test["extra_data"]["outcome"] == "passed")
     assert graded.chapter_full("1.3"), "another module must not be affected"
     assert graded.seconds < 40  # generous: the machine may be busy
     deadline = time.monotonic() + 5
@@ -267,13 +269,13 @@ def test_hostile_module(hostile: HostileFn, name: str, text: str, outcome: str, 
 
 
 def test_a_test_with_many_slow_calls_hits_the_per_test_wall_limit(hostile: HostileFn) -> None:
-    slow = Case("slow", "import time\ntime.sleep(0.6)\nreturn {correct}", set())
-    limits = Limits(call_seconds=5, cpu_seconds=5, test_seconds=1.0, memory_bytes=1 << 30)
+    slow = Case("slow", "import time\ntime.sleep(1.2)\nreturn {correct}", set())
+    limits = Limits(call_seconds=5, cpu_seconds=5, test_seconds=2.0, memory_bytes=1 << 30)
     graded = hostile({"mse_loss": slow.source("mse_loss")}, chapters=("2.1",), limits=limits)
     by_name = {t["name"]: t["extra_data"]["outcome"] for t in graded.tests("mse_loss")}
     two_calls = [n for n in by_name if "float32 and is 0" in n]
     assert two_calls and by_name[two_calls[0]] == "timeout"
-    assert "this test may take at most 1 s" in graded.output("mse_loss")
+    assert "this test may take at most 2 s" in graded.output("mse_loss")
     assert "passed" in by_name.values(), "one slow call per test is within the limits"
     assert graded.chapter_full("2.1") is False and graded.results["chapters"]["2.1"]["score"] > 0
 

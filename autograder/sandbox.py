@@ -764,6 +764,7 @@ class Student:
         finally:
             os.close(child_in)
             os.close(child_out)
+        os.set_blocking(to_worker_w, False)
         self._fd_out, self._fd_in = to_worker_w, from_worker_r
         self.generation += 1
         self.workers_started += 1
@@ -889,16 +890,13 @@ class Student:
         frame = wire.pack(dict(header, id=self._seq), blobs)
         started = time.monotonic()
         try:
-            wire.write_all(self._fd_out, frame)
+            self._write_frame(frame, started + wall, label)
             body = self._read_frame(wall, cpu, label)
-            reply, out_blobs = wire.unpack(body)
-            if reply.get("id") != self._seq:
-                raise ValueError("reply out of order")
         except StudentError:
             self._charge(started)
             self._kill()
             raise
-        except (OSError, EOFError, ValueError, RecursionError) as exc:
+        except (OSError, EOFError) as exc:
             self._charge(started)
             self._kill()
             raise StudentCrashed(
@@ -906,6 +904,15 @@ class Student:
                 f"or out of memory; limit {self.limits.memory_bytes // 2**20} MiB): {type(exc).__name__}",
                 label,
             ) from None
+        try:
+            reply, out_blobs = wire.unpack(body)
+            if reply.get("id") != self._seq:
+                raise ValueError("reply out of order")
+        except Exception as exc:  # whatever the bytes are, they are the worker's fault
+            self._charge(started)
+            self._kill()
+            raise StudentCrashed(f"{label} sent back something that is not a reply ({type(exc).__name__}).",
+                                 label) from None
         self._charge(started)
         return reply, out_blobs
 
@@ -918,6 +925,18 @@ class Student:
             elif now is None and self.pid is None:  # no /proc: count wall time
                 self._test_cpu_left -= time.monotonic() - started
         self._cpu_mark = now
+
+    def _write_frame(self, frame: bytes, deadline: float, label: str) -> None:
+        """Send a request, never blocking past ``deadline`` on a worker that does not read."""
+        view = memoryview(frame)
+        while view:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise StudentTimeout(f"{label}: the worker stopped reading its requests.", label)
+            _, ready, _ = select.select([], [self._fd_out], [], min(remaining, POLL_SECONDS))
+            if ready:
+                with contextlib.suppress(BlockingIOError):
+                    view = view[os.write(self._fd_out, view[: 1 << 20]) :]
 
     def _read_frame(self, wall: float, cpu: float | None, label: str) -> bytes:
         deadline = time.monotonic() + wall

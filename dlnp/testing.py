@@ -292,7 +292,7 @@ def require_number(actual: Any, *, name: str) -> float:
     if getattr(cast("object", actual), "shape", ()) != ():
         raise _fail(name, "returned an array, not a scalar", "a number", actual,
                     "(not a scalar) A loss is one number: reduce over every entry or convert with float(...).")
-    return float(actual)
+    return float(cast("float", actual))
 
 
 def check_tuple(actual: Any, length: int, *, name: str, parts: str = "") -> tuple[Any, ...]:

@@ -75,6 +75,7 @@ def simulate(
                     p = rng.permutation(n)
                     batches.append((p[i:i + batch_size], p[i:i + batch_size]))
                 else:
+                    assert perm_y is not None
                     batches.append((perm[i:i + batch_size], perm_y[i:i + batch_size]))
         batch_losses: list[float] = []
         for ix, iy in batches:

@@ -48,6 +48,7 @@ def check_composed(got: Any, want: Array, alternatives: Sequence[Any], *, name: 
 def _problem(rng: np.random.Generator, dtype: Any = np.float64) -> tuple[Array, Array, Array]:
     n, d = int(rng.integers(5, 25)), int(rng.integers(2, 7))
     b = rng.choice([-1.0, 1.0]) * rng.uniform(0.5, 2.0, size=(1, 1))
+    X, W = np.zeros((n, d)), np.zeros((d, 1))
     for _ in range(1000):                          # Z = XW + b takes both signs (0/1 labels != ReLU)
         X = rng.normal(size=(n, d))
         W = rng.normal(size=(d, 1))

@@ -98,9 +98,9 @@ def _finite_differences(X: Array, W1: Array, b1: Array, W2: Array, b2: Array, y:
         for idx in np.ndindex(p.shape):
             old = p[idx]
             p[idx] = old + step
-            plus = _mean_cross_entropy(X, *params, y)
+            plus = _mean_cross_entropy(X, params[0], params[1], params[2], params[3], y)
             p[idx] = old - step
-            minus = _mean_cross_entropy(X, *params, y)
+            minus = _mean_cross_entropy(X, params[0], params[1], params[2], params[3], y)
             p[idx] = old
             g[idx] = (plus - minus) / (2 * step)
         grads.append(g)
@@ -111,10 +111,10 @@ def _backprop(X: Array, A1: Array, A2: Array, y: Array, W1: Array, W2: Array, Z1
               dZ2: Array | None = None, mask: Any = None, w2_transposed: bool = True) -> Grads:
     """Backprop with optional substitutions: the trusted side's model of a student's variant."""
     n = X.shape[0]
-    dZ2 = (A2 - y) / n if dZ2 is None else dZ2
-    dA1 = dZ2 @ (W2.T if w2_transposed else W2)
-    dZ1 = dA1 * ((Z1 > 0) if mask is None else mask)
-    return X.T @ dZ1, dZ1.sum(axis=0, keepdims=True), A1.T @ dZ2, dZ2.sum(axis=0, keepdims=True)
+    d2: Array = (A2 - y) / n if dZ2 is None else dZ2
+    dA1 = d2 @ (W2.T if w2_transposed else W2)
+    dZ1: Array = dA1 * ((Z1 > 0) if mask is None else mask)
+    return X.T @ dZ1, dZ1.sum(axis=0, keepdims=True), A1.T @ d2, d2.sum(axis=0, keepdims=True)
 
 
 def _mistakes(args: tuple[Array, ...]) -> list[list[Mistake]]:

@@ -31,7 +31,10 @@ def run(args: argparse.Namespace) -> int:
         mutants = [m for m in mutants if m.function in args.function]
         variants = [v for v in variants if v.function in args.function]
     bar = tqdm(total=len(mutants) + len(variants), desc="mutants", unit="grade", file=sys.stderr)
-    m_results, v_results = run_corpus(mutants, variants, progress=lambda _: bar.update(1))
+    def step(_: str) -> None:
+        bar.update(1)
+
+    m_results, v_results = run_corpus(mutants, variants, progress=step)
     bar.close()
     print(report_table(m_results, v_results))
     survivors = [r for r in m_results if not r.killed]

@@ -37,7 +37,7 @@ KIT = Path(__file__).resolve().parents[2]
 MODULES = load_manifest().modules
 # CPU is what stops an infinite loop (0.5 s); wall-clock limits leave room for a busy machine
 FAST = Limits(call_seconds=2.0, cpu_seconds=0.5, test_seconds=4.0, memory_bytes=1 << 30, reply_bytes=4 << 20)
-ISOLATION, NOTE = choose_isolation("auto")
+ISOLATION, NOTE = choose_isolation(FAST.isolation)  # $DLNP_ISOLATION, else the best available
 ISOLATED = ISOLATION != "none"
 ARGS = {"mse_loss": "y_pred, y", "binary_cross_entropy": "A, y"}
 CORRECT = {
@@ -145,7 +145,7 @@ def hostile(perfect: Path, tmp_path: Path) -> HostileFn:
         results = grade_submission(sub, out, chapters=list(chapters), limits=limits)
         graded = Graded(results, time.monotonic() - started, sub, out)
         assert len(json.dumps(results)) < 1_000_000, "results must stay under 1 MB"
-        assert results["sandbox"]["isolation"] == (ISOLATION if limits.isolation == "auto" else limits.isolation)
+        assert results["sandbox"]["isolation"] == choose_isolation(limits.isolation)[0]
         return graded
 
     return run
@@ -347,7 +347,7 @@ def _isolated_or_reported(graded: Graded) -> bool:
         assert graded.results["sandbox"]["kit_hidden"] is True
         return True
     assert graded.results["sandbox"]["isolation"] == "none"
-    assert "WITHOUT namespace isolation" in graded.results["output"]
+    assert "WITHOUT namespace isolation" in graded.results["output"] or "switched off" in graded.results["output"]
     return False
 
 

@@ -14,6 +14,7 @@ import argparse
 import csv
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -25,20 +26,29 @@ KIT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(KIT))
 
 
-def dlnp(*args: str) -> tuple[float, subprocess.CompletedProcess[str]]:
+def cpu_of_children() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def dlnp(*args: str) -> tuple[float, float]:
+    """Run ``dlnp *args``; (wall seconds, CPU seconds of it and everything it started)."""
     env = dict(os.environ, PYTHONPATH=str(KIT))
+    cpu = cpu_of_children()
     started = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "dlnp", *args], cwd=KIT, env=env, capture_output=True, text=True,
                           check=False)
     if proc.returncode != 0:
         raise SystemExit(f"dlnp {' '.join(args)} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
-    return time.perf_counter() - started, proc
+    return time.perf_counter() - started, cpu_of_children() - cpu
 
 
-def batch(root: Path, out: Path, jobs: int) -> float:
-    seconds, _ = dlnp("grade-batch", str(root), "--out", str(out), "--jobs", str(jobs), "--no-progress")
+def batch(root: Path, out: Path, jobs: int, students: int) -> float:
+    seconds, cpu = dlnp("grade-batch", str(root), "--out", str(out), "--jobs", str(jobs), "--no-progress")
     rows = list(csv.DictReader((out / "gradebook.csv").open()))
     assert all(r["score"] == r["max_score"] for r in rows), "the reference must get full marks"
+    print(f"batch of {students} with --jobs {jobs}: {seconds:.1f} s wall, {60 * students / seconds:.1f} "
+          f"submissions/minute ({cpu / students:.2f} CPU-s per submission, {cpu / seconds:.2f} cores busy)")
     return seconds
 
 
@@ -71,14 +81,10 @@ def main() -> int:
         root = work / "batch"
         for i in range(args.students):
             shutil.copytree(reference, root / f"student{i:03d}", ignore=shutil.ignore_patterns("__pycache__"))
-        seconds = batch(root, work / f"out-j{args.jobs}", args.jobs)
-        print(f"batch of {args.students} with --jobs {args.jobs}: {seconds:.1f} s wall, "
-              f"{60 * args.students / seconds:.1f} submissions/minute")
+        seconds = batch(root, work / f"out-j{args.jobs}", args.jobs, args.students)
         if args.speedup:
-            single = batch(root, work / "out-j1", 1)
-            print(f"batch of {args.students} with --jobs 1: {single:.1f} s wall, "
-                  f"{60 * args.students / single:.1f} submissions/minute; speed-up x{single / seconds:.2f} "
-                  f"with {args.jobs} jobs")
+            single = batch(root, work / "out-j1", 1, args.students)
+            print(f"speed-up with --jobs {args.jobs}: x{single / seconds:.2f}")
         load = os.getloadavg()
         print(f"load average during the run: {load[0]:.1f} (other processes slow every figure down)")
     finally:

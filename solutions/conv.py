@@ -21,15 +21,31 @@ def _windows(X: FloatArray, kh: int, kw: int, stride: int) -> FloatArray:
     return view[..., ::stride, ::stride, :, :]
 
 
-def _im2col(X: FloatArray, kh: int, kw: int, stride: int) -> FloatArray:
+def _im2col(X: FloatArray, kh: int, kw: int, stride: int, c_order: bool = False) -> FloatArray:
     """All windows of ``X (n, C, H, W)`` as the rows of one matrix.
 
     Shape ``(n * H' * W', C * kh * kw)``; row ``(i, y, x)`` (row-major) holds the
     window of image ``i`` at output position ``(y, x)``, flattened channel-major.
+
+    The matrix is built as its transpose, ``(C * kh * kw, n * H' * W')``
+    C-contiguous, and returned as a (Fortran-ordered) view: every kernel offset
+    then copies whole rows of ``X`` instead of ``kw`` numbers at a time. A matrix
+    product takes either memory order with the same BLAS call and the same
+    rounding; ``c_order=True`` returns a C-contiguous copy for the products that
+    NumPy hands to gemv (one dimension of size 1), whose rounding does depend on
+    the order.
     """
-    cols = _windows(X, kh, kw, stride)  # (n, C, H', W', kh, kw), a view
-    n, C, Ho, Wo = cols.shape[:4]
-    return cols.transpose(0, 2, 3, 1, 4, 5).reshape(n * Ho * Wo, C * kh * kw)
+    windows = _windows(X, kh, kw, stride)  # (n, C, H', W', kh, kw), a view
+    n, C, Ho, Wo = windows.shape[:4]
+    cols_t = np.empty((C, kh, kw, n, Ho, Wo), dtype=windows.dtype)
+    cols_t[...] = windows.transpose(1, 4, 5, 0, 2, 3)
+    cols = cols_t.reshape(C * kh * kw, n * Ho * Wo).T
+    return np.ascontiguousarray(cols) if c_order else cols
+
+
+def _is_degenerate(*dims: int) -> bool:
+    """True when a matrix product of these dimensions is not a plain gemm for NumPy."""
+    return min(dims) <= 1
 
 
 def _check_stride(stride: int) -> None:
@@ -117,9 +133,15 @@ def conv_forward(X: FloatArray, K: FloatArray, b: FloatArray, stride: int = 1) -
     F, _, kh, kw = K.shape
     n, _, H, W = X.shape
     Ho, Wo = (H - kh) // stride + 1, (W - kw) // stride + 1
+    rows, depth = n * Ho * Wo, K[0].size
     # One matrix product: every window (row) times every filter (column).
-    out = _im2col(X, kh, kw, stride) @ K.reshape(F, -1).T  # (n * H' * W', F)
-    out += b
+    cols = _im2col(X, kh, kw, stride, c_order=_is_degenerate(rows, depth, F))
+    out = cols @ K.reshape(F, -1).T  # (n * H' * W', F), C-contiguous
+    bias = np.asarray(b)
+    if bias.shape == (F,):  # the same additions, over rows of W' * F numbers instead of F
+        out.reshape(n * Ho, Wo * F)[...] += np.tile(bias, Wo)
+    else:
+        out += b
     return out.reshape(n, Ho, Wo, F).transpose(0, 3, 1, 2)
 
 
@@ -177,8 +199,14 @@ def conv_backward(
     _check_stride(stride)
     F, C, kh, kw = K.shape
     n, _, Ho, Wo = dout.shape
-    cols = _im2col(X, kh, kw, stride)  # (n * H' * W', C * kh * kw)
-    d = dout.transpose(0, 2, 3, 1).reshape(n * Ho * Wo, F)  # rows match cols
+    rows = n * Ho * Wo
+    degenerate = _is_degenerate(rows, C * kh * kw, F)
+    cols = _im2col(X, kh, kw, stride, c_order=degenerate)  # (n * H' * W', C * kh * kw)
+    d = dout.transpose(0, 2, 3, 1)  # (n, H', W', F): rows match cols
+    if degenerate or d.flags.c_contiguous:
+        d = d.reshape(rows, F)
+    else:  # copy whole rows of dout (fast) into a Fortran-ordered (rows, F) matrix
+        d = np.ascontiguousarray(dout.transpose(1, 0, 2, 3)).reshape(F, rows).T
     dK = (d.T @ cols).reshape(F, C, kh, kw)  # sums over images and positions
     db = dout.sum(axis=(0, 2, 3))
     # Gradient of every window entry, then scatter the windows back onto dX.

@@ -5,7 +5,7 @@ backward pass sends each window's gradient to the one input that won, so a
 tie has to be broken by a fixed rule: the first maximum in row-major order.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 
@@ -33,13 +33,27 @@ def _window_offsets(X: FloatArray, size: int, stride: int) -> Iterator[FloatArra
             yield X[..., rows, cols]
 
 
-def _window_max(X: FloatArray, size: int, stride: int) -> FloatArray:
+def _window_max(offsets: Iterable[FloatArray]) -> FloatArray:
     """Maximum of every window: a running ``np.maximum`` over the window offsets."""
-    offsets = _window_offsets(X, size, stride)
-    out = next(offsets).copy()
-    for view in offsets:
+    views = iter(offsets)
+    out = next(views).copy()
+    for view in views:
         np.maximum(out, view, out=out)
     return out
+
+
+def _window_stack(X: FloatArray, size: int, stride: int) -> FloatArray:
+    """The views of :func:`_window_offsets`, copied into one C-contiguous array.
+
+    Shape ``(size * size,) + X.shape[:-2] + (H', W')``: entry ``k`` holds offset
+    ``k`` (row-major) of every window. One copy of each strided view, then every
+    comparison runs over contiguous memory, several times faster.
+    """
+    views = list(_window_offsets(X, size, stride))
+    stack = np.empty((len(views), *views[0].shape), dtype=views[0].dtype)
+    for k, view in enumerate(views):
+        stack[k] = view
+    return stack
 
 
 def max_pool(X: FloatArray, size: int = 2, stride: int | None = None) -> FloatArray:
@@ -72,7 +86,7 @@ def max_pool(X: FloatArray, size: int = 2, stride: int | None = None) -> FloatAr
     No input is modified.
     """
     s = size if stride is None else stride
-    return _window_max(X, size, s)
+    return _window_max(_window_offsets(X, size, s))
 
 
 def max_pool_backward(dout: FloatArray, X: FloatArray, size: int = 2, stride: int | None = None) -> FloatArray:
@@ -108,14 +122,20 @@ def max_pool_backward(dout: FloatArray, X: FloatArray, size: int = 2, stride: in
     No input is modified.
     """
     s = size if stride is None else stride
-    pooled = _window_max(X, size, s)
+    stack = _window_stack(X, size, s)  # (size * size, ..., H', W')
+    pooled = _window_max(stack)
     # Visit the window offsets in row-major order; the first offset holding the
     # window's maximum claims the whole gradient, later ties get nothing.
     unclaimed = np.ones(pooled.shape, dtype=bool)
+    first = np.empty(pooled.shape, dtype=bool)
     dX = np.zeros_like(X, dtype=np.result_type(dout, X))  # X's memory layout
-    for view, target in zip(_window_offsets(X, size, s), _window_offsets(dX, size, s), strict=True):
-        first = unclaimed & (view == pooled)
-        # Overlapping windows (stride < size) add up: one offset at a time, +=.
-        target += dout * first
+    zero = dX.dtype.type(0)
+    for values, target in zip(stack, _window_offsets(dX, size, s), strict=True):
+        np.equal(values, pooled, out=first)
+        first &= unclaimed
+        if s >= size:  # disjoint windows: write 0 + gradient, no need to read target
+            np.add(dout * first, zero, out=target)
+        else:  # overlapping windows (stride < size) add up: one offset at a time, +=
+            target += dout * first
         unclaimed ^= first  # first is a subset of unclaimed: this removes it
     return dX

@@ -92,7 +92,6 @@ HostileFn = Callable[..., Graded]
 def no_process_left_behind() -> Iterator[None]:
     """After the whole module: no worker, and nothing a worker started, is still running."""
     yield
-    assert ISSUED_TOKENS, "the module started workers"
     needles = {f"{TOKEN_VAR}={token}".encode() for token in ISSUED_TOKENS}
     deadline = time.monotonic() + 5
     left: list[int] = []

@@ -37,6 +37,7 @@ import fcntl
 import functools
 import importlib.util
 import inspect
+import json
 import os
 import resource
 import secrets
@@ -133,9 +134,25 @@ class SandboxError(RuntimeError):
 
 @dataclass(frozen=True)
 class Seed:
-    """Becomes ``np.random.default_rng(value)`` in the worker (and in the reference)."""
+    """Becomes ``np.random.default_rng(value)`` in the worker (and in the reference).
+
+    With ``untouched=True`` the call fails when the student's code draws from that
+    generator (full-batch gradient descent must never touch ``rng``).
+    """
 
     value: int
+    untouched: bool = False
+
+
+@dataclass(frozen=True)
+class RngState:
+    """The state of a generator after a call, as reported by the worker (JSON text)."""
+
+    state: str
+
+
+class RngDrawn(Exception):
+    """A generator passed as ``Seed(n, untouched=True)`` was drawn from."""
 
 
 @dataclass(frozen=True)
@@ -637,8 +654,16 @@ def copy_package(source: Path, dest: Path, max_file_bytes: int = 8 * 1024**2) ->
             (target / name).chmod(0o644)
 
 
+def _fresh_rng_state(seed: int) -> str:
+    return json.dumps(np.random.default_rng(seed).bit_generator.state, sort_keys=True)
+
+
 def _rounding_equal(before: Any, after: Any) -> bool:
     """True when ``after`` is ``before`` up to floating-point rounding."""
+    if isinstance(before, Seed):
+        if before.untouched and not (isinstance(after, RngState) and after.state == _fresh_rng_state(before.value)):
+            raise RngDrawn
+        return True
     if isinstance(before, np.ndarray):
         if not isinstance(after, np.ndarray):
             return False
@@ -875,6 +900,8 @@ class Student:
         if key == "__obj__":
             handle, type_name = value
             return Remote(self, int(handle), str(type_name)[:100], self.generation)
+        if key == "__rngstate__":
+            return RngState(str(value)[:10_000])
         return wire.Opaque(f"unknown value {str(key)[:50]}")
 
     def _exchange(self, header: dict[str, Any], blobs: list[bytes], label: str,
@@ -1060,8 +1087,12 @@ class Student:
             if isinstance(after_args, (list, tuple)):
                 values = cast("Sequence[Any]", after_args)
                 after = values[i] if i < len(values) else None
-            if not _rounding_equal(before, after):
-                arg = names[i] if i < len(names) else f"argument {i + 1}"
+            arg = names[i] if i < len(names) else f"argument {i + 1}"
+            try:
+                unchanged = _rounding_equal(before, after)
+            except RngDrawn:
+                raise InputMutated(self._rng_message(label, arg), label) from None
+            if not unchanged:
                 raise InputMutated(
                     f"{label} modified its input `{arg}` in place. Functions must be pure: "
                     "work on a copy (e.g. X = X.copy(), or build new arrays with X - mean "
@@ -1070,8 +1101,18 @@ class Student:
                 )
         for key, before in kwargs.items():
             after = after_kwargs.get(key) if isinstance(after_kwargs, dict) else None  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
-            if not _rounding_equal(before, after):
+            try:
+                unchanged = _rounding_equal(before, after)
+            except RngDrawn:
+                raise InputMutated(self._rng_message(label, key), label) from None
+            if not unchanged:
                 raise InputMutated(f"{label} modified its input `{key}` in place: functions must be pure.", label)
+
+    @staticmethod
+    def _rng_message(label: str, arg: str) -> str:
+        return (f"{label} drew random numbers from `{arg}` where the docstring says it must not "
+                "(full batch never touches rng).\nLikely mistake (rng touched) shuffle only when "
+                "batch_size is given; with batch_size=None use all samples in their order.")
 
     def _error(self, error: Mapping[str, Any], label: str) -> StudentError:
         kind = str(error.get("type", "Error"))[:100]

@@ -14,6 +14,7 @@ def register(sub: Any) -> None:
     p = sub.add_parser("mutants", help="mutation-test the hidden graders with tests/mutants (kill rate per chapter)")
     p.add_argument("--report", action="store_true", help="also list every surviving or undiagnosed mutant")
     p.add_argument("--function", action="append", help="only mutants/variants of this function (repeatable)")
+    p.add_argument("--readme", action="store_true", help="write the table into README.md's mutants section")
     p.set_defaults(func=run)
 
 
@@ -36,7 +37,15 @@ def run(args: argparse.Namespace) -> int:
 
     m_results, v_results = run_corpus(mutants, variants, progress=step)
     bar.close()
-    print(report_table(m_results, v_results))
+    table = report_table(m_results, v_results)
+    print(table)
+    if args.readme:
+        import re
+
+        readme = KIT / "README.md"
+        block = f"<!-- mutants:start -->\n{table}\n<!-- mutants:end -->"
+        readme.write_text(re.sub(r"<!-- mutants:start -->.*?<!-- mutants:end -->", lambda _: block,
+                                 readme.read_text(), flags=re.S))
     survivors = [r for r in m_results if not r.killed]
     undiagnosed = [r for r in m_results if r.killed and not r.diagnosed]
     leaking = [r for r in m_results if not r.contained]

@@ -129,3 +129,24 @@ def gradient_descent(X, y, W, b, lr, num_epochs, batch_size=None, loss_fn=mse_lo
     return W, b, history
 """),
 ]
+
+MUTANTS.append(Mutant("gradient_descent", "draws from rng in full batch", """
+def gradient_descent(X, y, W, b, lr, num_epochs, batch_size=None, loss_fn=mse_loss, activation_fn=None, rng=None):
+    rng = np.random.default_rng() if rng is None else rng
+    W, b = W.copy(), b.copy()
+    history = []
+    n = X.shape[0]
+    size = n if batch_size is None else batch_size
+    for _ in range(num_epochs):
+        perm = rng.permutation(n)
+        for i in range(0, n, size):
+            idx = perm[i:i + size] if batch_size is not None else np.sort(perm)
+            Xb, yb = X[idx], y[idx]
+            Z = Xb @ W + b
+            A = Z if activation_fn is None else activation_fn(Z)
+            W = W - lr * Xb.T @ (A - yb) / Xb.shape[0]
+            b = b - lr * np.mean(A - yb, axis=0, keepdims=True)
+        Z = X @ W + b
+        history.append(float(loss_fn(Z if activation_fn is None else activation_fn(Z), y)))
+    return W, b, history
+""", "rng touched"))

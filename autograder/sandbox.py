@@ -333,12 +333,27 @@ def _inside(path: Path, parent: Path) -> bool:
     return path == parent or parent in path.parents
 
 
+#: Top-level folders a confined process may read: the system. Every other top-level
+#: folder (/work, /home, /root, /opt, /srv, /var, /mnt, ...) is covered, so other copies
+#: of the kit or of submissions anywhere on the disk stay out of sight; the interpreter
+#: and NumPy are re-exposed read-only wherever they live.
+SYSTEM_DIRS = frozenset({"usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc", "dev", "proc", "sys"})
+
+
+def _top_level_dirs() -> list[Path]:
+    try:
+        return [p for p in Path("/").iterdir()
+                if p.name not in SYSTEM_DIRS and p.is_dir() and not p.is_symlink()]
+    except OSError:
+        return []
+
+
 def secret_paths(extra: Sequence[Path] = ()) -> list[Path]:
     """Folders a confined process must not see (those that exist), shallowest first."""
     candidates: list[Path | None] = [
         KIT_ROOT, _package_dir("solutions"), _package_dir("autograder"), _package_dir("dlnp"),
         Path.home(), Path("/root"), Path("/home"), Path(tempfile.gettempdir()), Path("/tmp"),
-        Path("/var/tmp"), Path("/dev/shm"), Path("/run/user"), *extra,
+        Path("/var/tmp"), Path("/dev/shm"), Path("/run/user"), *_top_level_dirs(), *extra,
     ]
     found: list[Path] = []
     for candidate in candidates:

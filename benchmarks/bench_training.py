@@ -15,9 +15,17 @@ in float32 and float64. Every figure is the median of ``--repeats`` epochs after
 one warm-up. BLAS threads are pinned per run: each thread count runs in a fresh
 worker process whose ``OMP_NUM_THREADS``/``OPENBLAS_NUM_THREADS``/``MKL_NUM_THREADS``
 are set before NumPy is imported (and threadpoolctl also limits them when it is
-installed). If PyTorch happens to be importable (it is never a dependency), the
-same architectures are timed with ``torch.nn`` and the NumPy/PyTorch ratio is
-printed (below 1.0 means NumPy is faster).
+installed).
+
+If PyTorch happens to be importable (it is never a dependency of the kit; the
+CPU wheel ``pip install torch==2.13.0`` is enough), the same architectures are
+timed with ``torch.nn`` and ``torch.optim.SGD`` in the same worker, with
+``torch.set_num_threads`` equal to the BLAS thread count, and the NumPy/PyTorch
+ratio is printed (below 1.0 means NumPy is faster). NumPy and PyTorch epochs
+alternate, so that both see the same load on a shared machine; besides the wall
+clock, the process CPU time of every epoch is reported (summed over threads),
+which is much less sensitive to other processes. ``--json FILE`` keeps every
+single timing.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,14 +56,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--models", default=",".join(MODELS))
     p.add_argument("--dtypes", default=",".join(DTYPES))
     p.add_argument("--no-torch", action="store_true", help="skip PyTorch even if it is installed")
+    p.add_argument("--json", type=Path, default=None, help="also write the rows (all timings) to this file")
     p.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)  # internal: thread count
     return p.parse_args(argv)
 
 
 # --------------------------------------------------------------------------- worker side
 
+Epoch = Callable[[int], None]  # one epoch over the first n samples
 
-def numpy_epoch_seconds(model: str, dtype: str, args: argparse.Namespace) -> list[float]:
+
+def numpy_epoch(model: str, dtype: str, args: argparse.Namespace) -> Epoch:
     import numpy as np
 
     sys.path.insert(0, str(ROOT))
@@ -72,22 +84,18 @@ def numpy_epoch_seconds(model: str, dtype: str, args: argparse.Namespace) -> lis
     else:
         net = training.MLP2(784, 256, 10, rng, dtype=dtype)
     optimizer = training.MomentumSGD(net.params, lr=1e-3, mu=0.9)
-    warm = min(n, 20 * args.batch_size)
-    training.train_epoch(net, optimizer, X[:warm], Y[:warm], args.batch_size, rng)
-    times = []
-    for _ in range(args.repeats):
-        start = time.perf_counter()
-        training.train_epoch(net, optimizer, X, Y, args.batch_size, rng)
-        times.append(time.perf_counter() - start)
-    return times
+
+    def epoch(n: int) -> None:
+        training.train_epoch(net, optimizer, X[:n], Y[:n], args.batch_size, rng)
+
+    return epoch
 
 
-def torch_epoch_seconds(model: str, dtype: str, args: argparse.Namespace, threads: int) -> list[float] | None:
+def torch_epoch(model: str, dtype: str, args: argparse.Namespace) -> Epoch | None:
     try:
         import torch
     except ImportError:
         return None
-    torch.set_num_threads(threads)
     torch.manual_seed(0)
     tdtype = torch.float32 if dtype == "float32" else torch.float64
     nn = torch.nn
@@ -107,20 +115,14 @@ def torch_epoch_seconds(model: str, dtype: str, args: argparse.Namespace, thread
 
     def epoch(n: int) -> None:
         perm = torch.randperm(n)
-        Xs, ys = X[:n][perm], y[:n][perm]
         for start in range(0, n, args.batch_size):
+            rows = perm[start : start + args.batch_size]  # gathered per batch, as the NumPy loop does
             optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(net(Xs[start : start + args.batch_size]), ys[start : start + args.batch_size])
+            loss = loss_fn(net(X[rows]), y[rows])
             loss.backward()
             optimizer.step()
 
-    epoch(min(args.samples, 20 * args.batch_size))
-    times = []
-    for _ in range(args.repeats):
-        start = time.perf_counter()
-        epoch(args.samples)
-        times.append(time.perf_counter() - start)
-    return times
+    return epoch
 
 
 def worker(args: argparse.Namespace) -> int:
@@ -131,13 +133,42 @@ def worker(args: argparse.Namespace) -> int:
         threadpool_limits(threads)
     except ImportError:
         pass
+    sys.path.insert(0, str(ROOT))
+    from dlnp.training import keep_freed_memory
+
+    keep_freed_memory()  # the whole process: NumPy and PyTorch alike
+    torch_ok = False
+    if not args.no_torch:
+        try:
+            import torch
+
+            torch.set_num_threads(threads)  # the same number of threads as BLAS
+            torch_ok = True
+        except ImportError:
+            pass
+    warm = min(args.samples, 20 * args.batch_size)
     for model in args.models.split(","):
         for dtype in args.dtypes.split(","):
+            epochs: dict[str, Epoch] = {"numpy": numpy_epoch(model, dtype, args)}
+            if torch_ok:
+                epoch = torch_epoch(model, dtype, args)
+                if epoch is not None:
+                    epochs["torch"] = epoch
+            wall: dict[str, list[float]] = {name: [] for name in epochs}
+            cpu: dict[str, list[float]] = {name: [] for name in epochs}
+            for epoch in epochs.values():
+                epoch(warm)
+            for _ in range(args.repeats):  # alternate, so both see the same load
+                for name, epoch in epochs.items():
+                    start, start_cpu = time.perf_counter(), time.process_time()
+                    epoch(args.samples)
+                    wall[name].append(time.perf_counter() - start)
+                    cpu[name].append(time.process_time() - start_cpu)
             row: dict[str, Any] = {"model": model, "dtype": dtype, "threads": threads}
-            row["numpy"] = statistics.median(numpy_epoch_seconds(model, dtype, args))
-            if not args.no_torch:
-                times = torch_epoch_seconds(model, dtype, args, threads)
-                row["torch"] = statistics.median(times) if times else None
+            for name in epochs:
+                row[name] = statistics.median(wall[name])
+                row[f"{name}_cpu"] = statistics.median(cpu[name])
+                row[f"{name}_all"] = [round(t, 3) for t in wall[name]]
             print(json.dumps(row), flush=True)
     return 0
 
@@ -145,13 +176,26 @@ def worker(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- driver side
 
 
+def _ratio(a: float | None, b: float | None) -> str:
+    return f"{a / b:.2f}" if a and b else "-"
+
+
+def _seconds(x: float | None) -> str:
+    return f"{x:.2f}" if x else "-"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.worker is not None:
         return worker(args)
-    print(f"seconds per epoch, {args.samples} samples, batch {args.batch_size}, median of {args.repeats}")
-    print(f"{'model':6} {'dtype':8} {'threads':>7} {'numpy s':>9} {'torch s':>9} {'numpy/torch':>12}")
+    print(
+        f"seconds per epoch, {args.samples} samples, batch {args.batch_size}, median of {args.repeats} "
+        "(wall clock; cpu = process CPU time, all threads)"
+    )
+    header = ("model", "dtype", "threads", "numpy s", "torch s", "numpy/torch", "numpy cpu", "torch cpu", "cpu ratio")
+    print(f"{header[0]:6} {header[1]:8} " + " ".join(f"{h:>11}" for h in header[2:]))
     forward = _strip_threads(argv if argv is not None else sys.argv[1:])
+    rows: list[dict[str, Any]] = []
     for threads in [int(t) for t in args.threads.split(",")]:
         env = dict(os.environ)
         env.update({var: str(threads) for var in THREAD_VARS})  # before NumPy is imported
@@ -160,15 +204,21 @@ def main(argv: list[str] | None = None) -> int:
         assert proc.stdout is not None
         for line in proc.stdout:
             row = json.loads(line)
-            torch_s = row.get("torch")
-            ratio = f"{row['numpy'] / torch_s:12.2f}" if torch_s else f"{'-':>12}"
-            torch_txt = f"{torch_s:9.2f}" if torch_s else f"{'-':>9}"
-            print(
-                f"{row['model']:6} {row['dtype']:8} {row['threads']:>7} {row['numpy']:9.2f} {torch_txt} {ratio}",
-                flush=True,
+            rows.append(row)
+            cells = (
+                row["threads"],
+                _seconds(row["numpy"]),
+                _seconds(row.get("torch")),
+                _ratio(row["numpy"], row.get("torch")),
+                _seconds(row["numpy_cpu"]),
+                _seconds(row.get("torch_cpu")),
+                _ratio(row["numpy_cpu"], row.get("torch_cpu")),
             )
+            print(f"{row['model']:6} {row['dtype']:8} " + " ".join(f"{c:>11}" for c in cells), flush=True)
         if proc.wait() != 0:
             return proc.returncode
+    if args.json is not None:
+        args.json.write_text(json.dumps(rows, indent=2) + "\n")
     return 0
 
 

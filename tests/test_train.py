@@ -113,3 +113,74 @@ def test_fit_learns_digits_quickly() -> None:
     assert len(history.test_acc) == 3
     assert history.train_loss[-1] < history.train_loss[0]
     assert history.test_acc[-1] > 0.9
+
+
+def test_weight_decay_spares_the_biases() -> None:
+    params = {"W": np.ones((2, 2)), "b": np.ones((1, 2)), "bK": np.ones(2)}
+    optimizer = training.MomentumSGD(params, lr=0.1, mu=0.9, weight_decay=0.5)
+    optimizer.step(params, {k: np.zeros_like(v) for k, v in params.items()})
+    np.testing.assert_allclose(params["W"], 0.9)  # W - lr * 2 * 0.5 * W
+    np.testing.assert_array_equal(params["b"], 1.0)
+    np.testing.assert_array_equal(params["bK"], 1.0)
+
+
+class _Recorder:
+    """A stand-in model that records the rows of every batch it is given."""
+
+    def __init__(self) -> None:
+        self.params: dict[str, Any] = {"w": np.zeros(1)}
+        self.seen: list[np.ndarray[Any, Any]] = []
+
+    def loss_and_grads(self, X: Any, Y: Any) -> tuple[float, dict[str, Any]]:
+        self.seen.append(X[:, 0].copy())
+        return 1.0, {"w": np.zeros(1)}
+
+    def predict_proba(self, X: Any) -> Any:
+        return X
+
+
+def test_train_epoch_visits_every_sample_once_in_a_new_order() -> None:
+    X = np.arange(10, dtype=np.float64).reshape(10, 1) * np.ones((1, 3))
+    Y = np.eye(2)[np.arange(10) % 2]
+    model = _Recorder()
+    optimizer = training.MomentumSGD(model.params, lr=0.1)
+    loss = training.train_epoch(model, optimizer, X, Y, 4, np.random.default_rng(0))
+    assert loss == 1.0
+    assert [len(b) for b in model.seen] == [4, 4, 2]
+    order = np.concatenate(model.seen)
+    assert sorted(order) == list(range(10)) and not np.array_equal(order, np.arange(10))
+
+
+@pytest.mark.parametrize("name", ["mlp", "mlp3", "cnn"])
+def test_float32_stays_float32(name: str) -> None:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(5, 1, 8, 8) if name == "cnn" else (5, 6)).astype(np.float32)
+    config = training.TrainConfig(model=name, hidden=4, hidden2=3, filters=2, dtype=np.float32)
+    model = training.build_model(config, X, 3, rng)
+    Y = np.eye(3, dtype=np.float32)[[0, 1, 2, 0, 1]]
+    optimizer = training.MomentumSGD(model.params, lr=0.1, weight_decay=1e-3)
+    _, grads = model.loss_and_grads(X, Y)
+    optimizer.step(model.params, grads)
+    assert model.predict_proba(X).dtype == np.float32
+    for key, param in model.params.items():
+        assert param.dtype == np.float32 and grads[key].dtype == np.float32, key
+
+
+def test_keep_freed_memory_is_harmless() -> None:
+    assert isinstance(training.keep_freed_memory(), bool)
+
+
+def test_benchmark_runs_without_torch(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_training.py"
+    out = tmp_path / "rows.json"
+    args = ["--samples", "128", "--repeats", "1", "--threads", "1", "--no-torch", "--json", str(out)]
+    result = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(out.read_text())
+    assert {(r["model"], r["dtype"]) for r in rows} == {
+        (m, d) for m in ("mlp", "mlp3", "cnn") for d in ("float32", "float64")
+    }
+    assert all(r["numpy"] > 0 and "torch" not in r for r in rows)

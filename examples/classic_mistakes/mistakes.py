@@ -3,6 +3,7 @@
 from typing import Any
 
 import numpy as np
+
 from neural_network._types import FloatArray  # pyright: ignore[reportMissingImports]
 
 

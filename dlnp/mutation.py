@@ -81,24 +81,36 @@ def evaluate_variant(release: Path, work: Path, variant: Any) -> VariantResult:
     )
 
 
+def _evaluate(kind: str, release: Path, work: Path, item: Any) -> MutantResult | VariantResult:
+    if kind == "mutant":
+        return evaluate_mutant(release, work, item)
+    return evaluate_variant(release, work, item)
+
+
 def run_corpus(
-    mutants: Iterable[Any], variants: Iterable[Any], progress: Callable[[str], None] | None = None
+    mutants: Iterable[Any],
+    variants: Iterable[Any],
+    progress: Callable[[str], None] | None = None,
+    jobs: int = 1,
 ) -> tuple[list[MutantResult], list[VariantResult]]:
-    """Grade every mutant and variant against a freshly generated release."""
+    """Grade every mutant and variant against a freshly generated release (``jobs`` processes)."""
+    from concurrent.futures import ProcessPoolExecutor
+
     from .release import build_release
 
+    items = [("mutant", m) for m in mutants] + [("variant", v) for v in variants]
     with tempfile.TemporaryDirectory(prefix="dlnp-mutants-") as tmp:
         release = build_release(Path(tmp) / "release")
-        m_results: list[MutantResult] = []
-        v_results: list[VariantResult] = []
-        for i, mutant in enumerate(mutants):
-            m_results.append(evaluate_mutant(release, Path(tmp) / f"m{i}", mutant))
-            if progress:
-                progress(f"{mutant.function}: {mutant.name}")
-        for i, variant in enumerate(variants):
-            v_results.append(evaluate_variant(release, Path(tmp) / f"v{i}", variant))
-            if progress:
-                progress(f"{variant.function}: {variant.name}")
+        with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
+            futures = [pool.submit(_evaluate, kind, release, Path(tmp) / f"s{i}", item)
+                       for i, (kind, item) in enumerate(items)]
+            results: list[MutantResult | VariantResult] = []
+            for future, (_, item) in zip(futures, items, strict=True):
+                results.append(future.result())
+                if progress:
+                    progress(f"{item.function}: {item.name}")
+    m_results = [r for r in results if isinstance(r, MutantResult)]
+    v_results = [r for r in results if isinstance(r, VariantResult)]
     return m_results, v_results
 
 

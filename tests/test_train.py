@@ -184,3 +184,10 @@ def test_benchmark_runs_without_torch(tmp_path: Path) -> None:
         (m, d) for m in ("mlp", "mlp3", "cnn") for d in ("float32", "float64")
     }
     assert all(r["numpy"] > 0 and "torch" not in r for r in rows)
+
+
+def test_random_shift_pads_with_the_fill_value() -> None:
+    images = np.ones((50, 1, 5, 5))
+    shifted = training.random_shift(images, 2, np.random.default_rng(0), fill=-3.0)
+    assert set(np.unique(shifted)) <= {1.0, -3.0}
+    assert (shifted == -3.0).any() and (shifted == 1.0).sum(axis=(1, 2, 3)).min() >= 9  # at most 2 rows/cols lost

@@ -23,8 +23,9 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
 
+from dlnp.datasets import Split
 from solutions.activations import relu, softmax
-from solutions.conv import conv_backward, conv_forward
+from solutions.conv import conv_forward
 from solutions.deep import backward_mlp_3layer, forward_mlp_3layer
 from solutions.losses import cross_entropy
 from solutions.metrics import accuracy
@@ -143,7 +144,7 @@ class CNN:
     def _forward(self, X: Array) -> tuple[Array, Array, Array]:
         p = self.params
         # conv_forward returns a transposed view; max pooling and the sums in
-        # conv_backward are several times faster on a C-contiguous (n, F, H', W').
+        # filter_gradients are several times faster on a C-contiguous (n, F, H', W').
         A = relu(np.ascontiguousarray(conv_forward(X, p["K"], p["bK"])))  # (n, F, H', W')
         flat = max_pool(A, self.pool).reshape(X.shape[0], -1)
         probs = softmax(flat @ p["W"] + p["b"])
@@ -165,12 +166,32 @@ class CNN:
         dflat *= flat > 0
         dpooled = dflat.reshape(A.shape[0], A.shape[1], *_pooled_hw(A, self.pool))
         dA = max_pool_backward(dpooled, A, self.pool)
-        _, dK, dbK = conv_backward(dA, X, p["K"])
+        dK, dbK = filter_gradients(dA, X, p["K"])
         return cross_entropy(probs, Y), {"K": dK, "bK": dbK, "W": dW, "b": db}
 
     def filters(self) -> Array:
         """First-layer filters ``(F, C, k, k)`` for plotting."""
         return self.params["K"]
+
+
+def filter_gradients(dout: Array, X: Array, K: Array) -> tuple[Array, Array]:
+    """``dK`` and ``db`` of ``conv_backward(dout, X, K)`` (stride 1), without ``dX``.
+
+    The gradient with respect to the input images is never used (the first
+    layer has nothing before it to update), and computing it, one more matrix
+    product plus the scatter back onto the pixels, was a quarter of a CNN step.
+    PyTorch skips it too, since the input does not require a gradient. The
+    rest is the im2col of ``conv_backward``: one matrix of all windows, built
+    from whole rows of ``X`` for each kernel offset, times the upstream gradient.
+
+    Shapes: ``dout (n, F, H', W')``, ``X (n, C, H, W)``, ``K (F, C, kh, kw)``;
+    returns ``dK (F, C, kh, kw)`` and ``db (F,)``, both summed over the batch.
+    """
+    F, C, kh, kw = K.shape
+    windows = sliding_window_view(X, (kh, kw), axis=(2, 3))  # (n, C, H', W', kh, kw), a view
+    cols_t = np.ascontiguousarray(windows.transpose(1, 4, 5, 0, 2, 3)).reshape(C * kh * kw, -1)
+    d_t = np.ascontiguousarray(dout.transpose(1, 0, 2, 3)).reshape(F, -1)  # (F, n * H' * W')
+    return (d_t @ cols_t.T).reshape(K.shape), d_t.sum(axis=1)
 
 
 def _pooled_hw(A: Array, pool: int) -> tuple[int, int]:
@@ -316,6 +337,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     shift: int = 0
     fill_background: bool = True
+    label_smoothing: float = 0.0
     hidden: int = 128
     hidden2: int = 64
     filters: int = 8
@@ -336,11 +358,29 @@ def default_config(model: str, dataset: str = "digits") -> TrainConfig:
         # 80 epochs with the learning rate decaying to 5% beat 40 (98.7% vs 97.4% mean
         # validation accuracy); shifts of +-2 pixels beat 0, 1 and 3; batch 32 beat 16
         # and 64; lr 0.01 beat 0.005 and 0.02; weight decay and 120 epochs did not help.
-        # float32 gives the same accuracy as float64 and is 1.5x faster.
-        return TrainConfig(model=model, epochs=80, batch_size=32, lr=0.01, lr_decay=0.963, shift=2, dtype=np.float32)
+        # float32 gives the same accuracy as float64 and is 1.5x faster. Label smoothing
+        # 0.1 then beat none, 0.05 and 0.2, dropout on the pooled features (keep 0.5 or
+        # 0.75) and random rotations/scalings: 98.84% vs 98.38% mean accuracy over
+        # 5-fold cross-validation of the training parts of splits 0, 1 and 2.
+        return TrainConfig(model=model, epochs=80, batch_size=32, lr=0.01, lr_decay=0.963, shift=2,
+                           label_smoothing=0.1, dtype=np.float32)
     if model == "mlp3":
         return TrainConfig(model=model, epochs=30, batch_size=32, lr=0.01, hidden=256, hidden2=128)
     return TrainConfig(model=model, epochs=30, batch_size=32, lr=0.01, hidden=256)
+
+
+def smooth_labels(Y: Array, epsilon: float) -> Array:
+    """Label smoothing: one-hot rows ``Y (n, k)`` become ``(1 - epsilon) * Y + epsilon / k``.
+
+    The target of the true class drops from 1 to ``1 - epsilon + epsilon / k``
+    and every other class gets ``epsilon / k``; rows still sum to 1, so
+    ``cross_entropy`` and its gradient ``(probs - Y) / n`` are unchanged. The
+    network is no longer pushed towards infinitely confident logits, which on
+    1,437 training digits generalizes better. ``epsilon = 0`` returns ``Y``.
+    """
+    if epsilon == 0.0:
+        return Y
+    return (1.0 - epsilon) * Y + epsilon / Y.shape[1]
 
 
 def standardize(X_train: Array, X_test: Array, per_feature: bool = True) -> tuple[Array, Array]:
@@ -358,6 +398,37 @@ def standardize(X_train: Array, X_test: Array, per_feature: bool = True) -> tupl
     std = X_train.std(axis=0)
     std = np.where(std == 0, 1.0, std)
     return (X_train - mean) / std, (X_test - mean) / std
+
+
+def prepare_data(
+    model: str,
+    dataset: str = "digits",
+    split_seed: int = 0,
+    limit: int | None = None,
+    cache_dir: Any = None,
+) -> Split:
+    """Load, split and standardize the data for ``model`` (what ``dlnp train`` trains on).
+
+    ``"digits"``: the embedded 8x8 digits, flattened for the MLPs and upsampled
+    to ``(n, 1, 28, 28)`` for the CNN, in a stratified 80/20 split drawn with
+    ``split_seed``. ``"mnist"``: the official 60,000/10,000 split (downloaded
+    once; raises :class:`dlnp.datasets.DatasetUnavailableError` offline).
+    ``limit`` keeps only the first ``limit`` samples before splitting (quick
+    runs). Inputs are standardized with training statistics only: per pixel
+    for the MLPs, one mean and std for the CNN (:func:`standardize`).
+    """
+    from dlnp import datasets
+
+    image = model == "cnn"
+    if dataset == "mnist":
+        X, y = datasets.load_mnist(cache_dir, flatten=not image)
+    else:
+        X, y = datasets.load_digits(image_size=28 if image else 8, flatten=not image)
+    if limit is not None:
+        X, y = X[:limit], y[:limit]
+    split = datasets.mnist_split(X, y) if dataset == "mnist" else datasets.train_test_split(X, y, seed=split_seed)
+    X_train, X_test = standardize(split.X_train, split.X_test, per_feature=not image)
+    return Split(X_train, split.y_train, X_test, split.y_test)
 
 
 def build_model(config: TrainConfig, X: Array, k: int, rng: np.random.Generator) -> Model:
@@ -393,7 +464,7 @@ def fit(
     k = int(max(y_train.max(), y_test.max())) + 1
     X_train = np.ascontiguousarray(X_train, dtype=config.dtype)
     X_test = np.ascontiguousarray(X_test, dtype=config.dtype)
-    Y_train = np.eye(k, dtype=config.dtype)[y_train]
+    Y_train = smooth_labels(np.eye(k, dtype=config.dtype)[y_train], config.label_smoothing)
     Y_test = np.eye(k, dtype=config.dtype)[y_test]
     model = build_model(config, X_train, k, rng)
     optimizer = MomentumSGD(model.params, config.lr, config.mu, config.weight_decay)

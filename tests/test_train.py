@@ -72,7 +72,7 @@ def test_model_gradients_match_finite_differences(name: str) -> None:
         X = rng.normal(size=(4, 5))
         config = training.TrainConfig(model=name, hidden=4, hidden2=3)
         model = training.build_model(config, X, 3, rng)
-    Y = np.eye(3)[[0, 2, 1, 0][: len(X)]]
+    Y = training.smooth_labels(np.eye(3)[[0, 2, 1, 0][: len(X)]], 0.1)  # soft targets as in training
     _, grads = model.loss_and_grads(X, Y)
     for key, param in model.params.items():
         numeric = np.zeros_like(param)
@@ -191,3 +191,28 @@ def test_random_shift_pads_with_the_fill_value() -> None:
     shifted = training.random_shift(images, 2, np.random.default_rng(0), fill=-3.0)
     assert set(np.unique(shifted)) <= {1.0, -3.0}
     assert (shifted == -3.0).any() and (shifted == 1.0).sum(axis=(1, 2, 3)).min() >= 9  # at most 2 rows/cols lost
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_filter_gradients_equal_conv_backward(dtype: Any) -> None:
+    from solutions.conv import conv_backward
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(4, 2, 9, 8)).astype(dtype)
+    K = rng.normal(size=(3, 2, 3, 2)).astype(dtype)
+    dout = rng.normal(size=(4, 3, 7, 7)).astype(dtype)
+    _, dK, db = conv_backward(dout, X, K)
+    got_dK, got_db = training.filter_gradients(dout, X, K)
+    assert got_dK.dtype == dtype and got_db.dtype == dtype
+    tol = 1e-4 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(got_dK, dK, rtol=tol, atol=tol)
+    np.testing.assert_allclose(got_db, db, rtol=tol, atol=tol)
+
+
+def test_smooth_labels_keeps_rows_summing_to_one() -> None:
+    Y = np.eye(4)[[0, 3, 1]]
+    S = training.smooth_labels(Y, 0.1)
+    np.testing.assert_allclose(S.sum(axis=1), 1.0)
+    np.testing.assert_allclose(S[0], [0.925, 0.025, 0.025, 0.025])
+    assert training.smooth_labels(Y, 0.0) is Y
+    assert training.smooth_labels(Y.astype(np.float32), 0.1).dtype == np.float32

@@ -59,20 +59,11 @@ def run(args: argparse.Namespace) -> int:
     out: Path = args.out or Path(f"dlnp-train-{args.model}")
     image = args.model == "cnn"
     try:
-        if args.dataset == "mnist":
-            X, y = datasets.load_mnist(args.cache_dir, flatten=not image)
-        else:
-            X, y = datasets.load_digits(image_size=28 if image else 8, flatten=not image)
+        data = training.prepare_data(args.model, args.dataset, args.split_seed, args.limit, args.cache_dir)
     except datasets.DatasetUnavailableError as exc:
         print(exc)
         return 1
-    if args.limit is not None:
-        X, y = X[: args.limit], y[: args.limit]
-    if args.dataset == "mnist":
-        split = datasets.mnist_split(X, y)
-    else:
-        split = datasets.train_test_split(X, y, seed=args.split_seed)
-    X_train, X_test = training.standardize(split.X_train, split.X_test, per_feature=not image)
+    X_train, X_test = data.X_train, data.X_test
 
     config = training.default_config(args.model, args.dataset)
     config.seed = args.seed
@@ -94,12 +85,12 @@ def run(args: argparse.Namespace) -> int:
     )
     with limits:
         model, history = training.fit(
-            config, X_train, split.y_train, X_test, split.y_test, progress=not args.no_progress
+            config, X_train, data.y_train, X_test, data.y_test, progress=not args.no_progress
         )
     y_pred = np.argmax(training.predict_proba(model, X_test), axis=1)
     filters = model.params["K"] if image else None
     files = training.save_plots(
-        out, history, split.y_test, y_pred, filters=filters, title=f"({args.model}, {args.dataset})"
+        out, history, data.y_test, y_pred, filters=filters, title=f"({args.model}, {args.dataset})"
     )
     summary = {
         "model": args.model,

@@ -33,7 +33,7 @@ MARKER = ".dlnp-release"
 
 #: Kit modules that are student-safe (no reference code) and ship in the release.
 STUDENT_TOOLS = ("__init__.py", "__main__.py", "manifest.py", "testing.py", "selfcheck.py", "cli.py", "datasets.py",
-                 "commands/__init__.py", "commands/check.py")
+                 "capstone.py", "commands/__init__.py", "commands/check.py", "commands/capstone.py")
 
 
 class BuildError(RuntimeError):
@@ -257,6 +257,18 @@ pytest tests/test_ch2_1.py   # the same public tests, through pytest
 
 The public tests are a self-check. Your submission is graded by hidden tests on other,
 random inputs, so make your code follow the docstring, not the examples.
+
+## The capstone (chapter 4.5)
+
+Once your functions pass their checks, train a real network with them:
+
+```bash
+dlnp capstone mlp     # 64 -> 256 -> 10 on the embedded digits, about 97% test accuracy
+dlnp capstone cnn     # your conv_forward, max_pool and their backward passes
+```
+
+It prints your test accuracy after every epoch and writes `capstone/report.json` and
+`capstone/curves.png`.
 
 ## Chapters
 

@@ -128,3 +128,13 @@ def test_refuses_to_overwrite_a_folder_that_is_not_a_release(tmp_path: Path) -> 
     (tmp_path / "precious.txt").write_text("mine")
     with pytest.raises(RuntimeError, match="not a generated release"):
         build_release(tmp_path)
+
+
+def test_student_tools_never_import_the_kit(release: Path) -> None:
+    """The shipped ``dlnp`` modules run in a release where ``solutions``/``autograder`` do not exist."""
+    for path in sorted((release / "dlnp").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            for name in names:
+                assert name.split(".")[0] not in ("solutions", "autograder"), f"{path.name} imports {name}"

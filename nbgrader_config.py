@@ -25,7 +25,7 @@ sys.path.insert(0, str(KIT))
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
 from nbgrader.preprocessors import ClearHiddenTests, GetGrades  # noqa: E402
 
-from dlnp.notebooks import STUB  # noqa: E402
+from instructor.notebooks import STUB  # noqa: E402
 
 c = get_config()  # noqa: F821  (provided by nbgrader's config loader)
 

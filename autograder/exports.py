@@ -166,7 +166,7 @@ def run_public_checks(package_root: Path, chapters: list[Chapter], *, limits: An
     """
     import pytest
 
-    from dlnp.release import build_release
+    from instructor.release import build_release
 
     from .sandbox import Limits, copy_package, run_confined
 

@@ -1,14 +1,14 @@
 """Bridge from nbgrader's autograded cells to the kit's hidden graders.
 
 The hidden part of every autograded cell of a chapter notebook (see
-:mod:`dlnp.notebooks`) is one call, ``grade_cell("2.1", "mse_loss")``. It runs in the
+:mod:`instructor.notebooks`) is one call, ``grade_cell("2.1", "mse_loss")``. It runs in the
 notebook's kernel, but grades nothing there:
 
 1. it reads the saved notebook (``<slug>.ipynb`` in the kernel's folder, which is where
    ``nbgrader autograde`` runs it), and
 2. starts a fresh trusted process, ``python -m autograder.nb_bridge NOTEBOOK --chapter
    ID``, which turns the answer cells into a submission
-   (:func:`dlnp.notebooks.notebook_submission`) and grades that chapter with
+   (:func:`instructor.notebooks.notebook_submission`) and grades that chapter with
    :func:`autograder.engine.grade_submission`: the hidden graders of ``dlnp grade``,
    with the student's code behind the usual worker boundary.
 
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="results JSON (Gradescope format)")
     args = parser.parse_args(argv)
 
-    from dlnp.notebooks import notebook_submission
+    from instructor.notebooks import notebook_submission
 
     from .engine import grade_submission
 

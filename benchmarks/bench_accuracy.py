@@ -18,7 +18,6 @@ import argparse
 import itertools
 import os
 import statistics
-import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -38,10 +37,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def run_one(model: str, split_seed: int, seed: int) -> tuple[str, int, int, float, float]:
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = "1"
-    sys.path.insert(0, str(ROOT))
     from threadpoolctl import threadpool_limits
 
-    from dlnp import training
+    from instructor import training
 
     data = training.prepare_data(model, "digits", split_seed)
     config = training.default_config(model)

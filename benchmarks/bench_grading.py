@@ -23,7 +23,6 @@ import time
 from pathlib import Path
 
 KIT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(KIT))
 
 
 def cpu_of_children() -> float:
@@ -36,7 +35,7 @@ def dlnp(*args: str) -> tuple[float, float]:
     env = dict(os.environ, PYTHONPATH=str(KIT))
     cpu = cpu_of_children()
     started = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "dlnp", *args], cwd=KIT, env=env, capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-m", "instructor", *args], cwd=KIT, env=env, capture_output=True, text=True,
                           check=False)
     if proc.returncode != 0:
         raise SystemExit(f"dlnp {' '.join(args)} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
@@ -54,8 +53,8 @@ def batch(root: Path, out: Path, jobs: int, students: int) -> float:
 
 def main() -> int:
     from dlnp.manifest import load_manifest
-    from dlnp.release import build_release
-    from dlnp.submissions import make_submission
+    from instructor.release import build_release
+    from instructor.submissions import make_submission
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--students", type=int, default=50)

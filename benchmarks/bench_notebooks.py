@@ -31,13 +31,12 @@ import time
 from pathlib import Path
 
 KIT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(KIT))
 
 from dlnp.manifest import load_manifest  # noqa: E402
-from dlnp.notebooks import ANSWER, build_course  # noqa: E402
-from dlnp.release import build_release  # noqa: E402
-from dlnp.submissions import make_submission  # noqa: E402
-from tests.mutants import load_corpus  # noqa: E402
+from instructor.mutation import load_corpus  # noqa: E402
+from instructor.notebooks import ANSWER, build_course  # noqa: E402
+from instructor.release import build_release  # noqa: E402
+from instructor.submissions import make_submission  # noqa: E402
 
 MANIFEST = load_manifest()
 BIN = Path(sys.executable).parent

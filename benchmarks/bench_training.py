@@ -69,8 +69,7 @@ Epoch = Callable[[int], None]  # one epoch over the first n samples
 def numpy_epoch(model: str, dtype: str, args: argparse.Namespace) -> Epoch:
     import numpy as np
 
-    sys.path.insert(0, str(ROOT))
-    from dlnp import training
+    from instructor import training
 
     rng = np.random.default_rng(0)
     n = args.samples
@@ -133,8 +132,7 @@ def worker(args: argparse.Namespace) -> int:
         threadpool_limits(threads)
     except ImportError:
         pass
-    sys.path.insert(0, str(ROOT))
-    from dlnp.training import keep_freed_memory
+    from instructor.training import keep_freed_memory
 
     keep_freed_memory()  # the whole process: NumPy and PyTorch alike
     torch_ok = False

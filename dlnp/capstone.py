@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -33,7 +32,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from dlnp import datasets
-from dlnp.manifest import load_manifest
+from dlnp.manifest import load_manifest, parse_stub_label
 
 Array = NDArray[Any]
 MODELS = ("mlp", "mlp3", "cnn")
@@ -124,8 +123,8 @@ def _named(fn: Callable[..., Any], name: str) -> Callable[..., Any]:
             return fn(*args, **kwargs)
         except NotImplementedError as exc:
             # A stub says "ch3.2: implement relu"; it may be a function that ``name`` calls.
-            match = re.fullmatch(r"ch([\d.]+): implement (\w+)(?:\.\w+)?", str(exc))
-            stub, chapter = (match[2], match[1]) if match else (name, chapter_of(name))
+            label = parse_stub_label(str(exc))
+            chapter, stub = label if label else (chapter_of(name), name)
             via = "" if stub == name else f" (called by {name})"
             raise CapstoneError(
                 f"the capstone needs {stub} from chapter {chapter}{via}, which is still a stub. "

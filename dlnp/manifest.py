@@ -7,6 +7,7 @@ release the same file is shipped next to the package, so this module works there
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
@@ -77,6 +78,23 @@ class Manifest:
     @property
     def max_score(self) -> int:
         return sum(c.points for c in self.chapters)
+
+
+_STUB_LABEL = re.compile(r"ch([\d.]+): implement (\w+)(?:\.(\w+))?")
+
+
+def stub_label(chapter: str, name: str, method: str | None = None) -> str:
+    """The message of a released stub's ``NotImplementedError``: ``"ch3.2: implement relu"``.
+
+    A method of a class is ``"ch5.1: implement Linear.forward"``.
+    """
+    return f"ch{chapter}: implement {name}" + (f".{method}" if method else "")
+
+
+def parse_stub_label(text: str) -> tuple[str, str] | None:
+    """``(chapter, name)`` of a message written by :func:`stub_label`, else ``None``."""
+    match = _STUB_LABEL.fullmatch(text.strip())
+    return (match[1], match[2]) if match else None
 
 
 def _parse(data: dict[str, Any]) -> Manifest:

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import settings
 
 from autograder.engine import grade_submission
-from dlnp.release import build_release
-from dlnp.submissions import make_submission
+from instructor.release import build_release
+from instructor.submissions import make_submission
 
 KIT_ROOT = Path(__file__).resolve().parent.parent
 

@@ -14,14 +14,14 @@ from pathlib import Path
 
 from autograder.engine import is_current
 from autograder.plugin import grading_fingerprint
-from dlnp.submissions import make_submission
+from instructor.submissions import make_submission
 
 KIT = Path(__file__).resolve().parent.parent
 WRONG_MSE = "def mse_loss(y_pred, y):\n    return float(np.sum((y_pred - y) ** 2))\n"
 
 
 def batch(root: Path, out: Path, *extra: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    cmd = [sys.executable, "-m", "dlnp", "grade-batch", str(root), "--out", str(out), "--chapter", "2.1",
+    cmd = [sys.executable, "-m", "instructor", "grade-batch", str(root), "--out", str(out), "--chapter", "2.1",
            "--no-progress", *extra]
     return subprocess.Popen(cmd, cwd=KIT, env=dict(os.environ, PYTHONPATH=str(KIT), **(env or {})),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

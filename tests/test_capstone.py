@@ -13,7 +13,7 @@ import pytest
 
 from dlnp.capstone import CapstoneConfig, run_capstone, save_report
 from dlnp.manifest import load_manifest
-from dlnp.submissions import make_submission
+from instructor.submissions import make_submission
 
 
 def dlnp_in(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:

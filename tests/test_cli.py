@@ -10,15 +10,15 @@ import sys
 from pathlib import Path
 
 from dlnp.manifest import load_manifest
-from dlnp.release import chapter_table
-from dlnp.submissions import make_submission
+from instructor.release import chapter_table
+from instructor.submissions import make_submission
 
 KIT = Path(__file__).resolve().parent.parent
 
 
 def dlnp(*args: str, cwd: Path = KIT, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, PYTHONPATH=str(cwd if (cwd / "dlnp").is_dir() else KIT))
-    return subprocess.run([sys.executable, "-m", "dlnp", *args], cwd=cwd, env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "instructor", *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=timeout, check=False)
 
 

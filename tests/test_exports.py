@@ -14,7 +14,7 @@ import pytest
 
 from autograder.exports import find_package, run_gradescope
 from dlnp.manifest import load_manifest
-from dlnp.submissions import make_submission
+from instructor.submissions import make_submission
 
 KIT = Path(__file__).resolve().parent.parent
 MANIFEST = load_manifest()
@@ -23,7 +23,7 @@ WRONG_MSE = "def mse_loss(y_pred, y):\n    return float(np.sum((y_pred - y) ** 2
 
 def dlnp(*args: str, cwd: Path = KIT) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, PYTHONPATH=str(KIT))
-    return subprocess.run([sys.executable, "-m", "dlnp", *args], cwd=cwd, env=env, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "instructor", *args], cwd=cwd, env=env, capture_output=True, text=True,
                           timeout=300, check=False)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from autograder.engine import grade_submission
 from autograder.plugin import submission_digest
 from dlnp.manifest import load_manifest
-from dlnp.submissions import make_submission
+from instructor.submissions import make_submission
 from tests.conftest import Graded, GradeFn
 
 MANIFEST = load_manifest()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dlnp.mutation import evaluate_mutant, evaluate_variant
+from instructor.mutation import evaluate_mutant, evaluate_variant
 from tests.mutants import Mutant, Variant, load_corpus
 
 MUTANTS, VARIANTS = load_corpus()

@@ -21,7 +21,7 @@ from autograder.engine import grade_submission
 from autograder.nb_bridge import GradingError, report
 from autograder.sandbox import Limits
 from dlnp.manifest import load_manifest
-from dlnp.notebooks import (
+from instructor.notebooks import (
     ANSWER,
     BEGIN_HIDDEN,
     BEGIN_SOLUTION,
@@ -36,7 +36,7 @@ from dlnp.notebooks import (
     source_of,
     to_notebook,
 )
-from dlnp.submissions import make_submission
+from instructor.submissions import make_submission
 
 KIT = Path(__file__).resolve().parent.parent
 MANIFEST = load_manifest()

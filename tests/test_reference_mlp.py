@@ -307,8 +307,8 @@ def test_graders_are_stable_across_salts() -> None:
     from tempfile import TemporaryDirectory
 
     from autograder.engine import grade_submission
-    from dlnp.release import build_release
-    from dlnp.submissions import make_submission
+    from instructor.release import build_release
+    from instructor.submissions import make_submission
 
     with TemporaryDirectory() as tmp:
         release = build_release(Path(tmp) / "release")

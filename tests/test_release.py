@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from dlnp.manifest import load_manifest
-from dlnp.release import build_release
+from instructor.release import build_release
 
 KIT = Path(__file__).resolve().parent.parent
 MANIFEST = load_manifest()

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from dlnp import training
+from instructor import training
 from dlnp.cli import main
 from solutions.momentum import momentum_update
 

@@ -31,7 +31,7 @@ import pytest
 from autograder.engine import grade_submission
 from autograder.sandbox import ISSUED_TOKENS, TOKEN_VAR, Limits, choose_isolation
 from dlnp.manifest import load_manifest
-from dlnp.submissions import make_submission, replace_definition
+from instructor.submissions import make_submission, replace_definition
 
 KIT = Path(__file__).resolve().parents[2]
 MODULES = load_manifest().modules

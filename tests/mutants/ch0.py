@@ -1,6 +1,6 @@
 """Chapter 0 mutants: layer_output."""
 
-from tests.mutants import Mutant, Variant
+from . import Mutant, Variant
 
 MUTANTS = [
     Mutant("layer_output", "element-wise product", """

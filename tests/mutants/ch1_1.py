@@ -1,6 +1,6 @@
 """Chapter 1.1 mutants: normalize."""
 
-from tests.mutants import Mutant, Variant
+from . import Mutant, Variant
 
 MUTANTS = [
     Mutant("normalize", "global statistics", """

@@ -1,6 +1,6 @@
 """Chapter 1.2 mutants: matrix_multiply."""
 
-from tests.mutants import Mutant, Variant
+from . import Mutant, Variant
 
 MUTANTS = [
     Mutant("matrix_multiply", "numpy's own error", """

@@ -1,6 +1,6 @@
 """Chapter 1.3 mutants: sigmoid."""
 
-from tests.mutants import Mutant, Variant
+from . import Mutant, Variant
 
 MUTANTS = [
     Mutant("sigmoid", "naive formula (overflow at z = -1000)", """

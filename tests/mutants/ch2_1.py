@@ -1,6 +1,6 @@
 """Chapter 2.1 mutants: mse_loss, binary_cross_entropy."""
 
-from tests.mutants import Mutant, Variant
+from . import Mutant, Variant
 
 MUTANTS = [
     Mutant("mse_loss", "sum instead of mean", """

@@ -3,7 +3,7 @@
 Every mutant is a whole gradient_descent: a correct one with ONE realistic mistake.
 """
 
-from tests.mutants import Mutant, Variant
+from . import Mutant, Variant
 
 _CORRECT = '''
 def gradient_descent(X, y, W, b, lr, num_epochs, batch_size=None, loss_fn=mse_loss, activation_fn=None, rng=None):

@@ -1,7 +1,7 @@
 """Chapter 2.3 mutants: gradient_descent with mini-batches and an activation (also graded in 2.2)."""
 
-from tests.mutants import Mutant
-from tests.mutants.ch2_2 import mutate
+from . import Mutant
+from .ch2_2 import mutate
 
 MUTANTS = [
     Mutant("gradient_descent", "global generator (np.random.permutation)",

@@ -1,6 +1,6 @@
 """Chapter 2.4 mutants: numerical_gradient, linear_forward, relative_error."""
 
-from tests.mutants import Mutant, Variant
+from . import Mutant, Variant
 
 MUTANTS = [
     # ------------------------------------------------------------------ numerical_gradient

@@ -1,6 +1,6 @@
 """Chapter 3.1 mutants: forward_perceptron."""
 
-from tests.mutants import Mutant, Variant
+from . import Mutant, Variant
 
 MUTANTS = [
     Mutant("forward_perceptron", "without bias", """

@@ -1,6 +1,6 @@
 """Chapter 3.2 mutants: relu, relu_derivative, softmax."""
 
-from tests.mutants import Mutant, Variant
+from . import Mutant, Variant
 
 MUTANTS = [
     # ------------------------------------------------------------------ relu

@@ -1,6 +1,6 @@
 """Chapter 3.3 mutants: forward_mlp, cross_entropy."""
 
-from tests.mutants import Mutant, Variant
+from . import Mutant, Variant
 
 MUTANTS = [
     # ------------------------------------------------------------------ forward_mlp

@@ -1,6 +1,6 @@
 """Chapter 3.4 mutants: backward_mlp."""
 
-from tests.mutants import Mutant, Variant
+from . import Mutant, Variant
 
 MUTANTS = [
     Mutant("backward_mlp", "missing 1/n", """

@@ -1,6 +1,6 @@
 """Chapter 4.1 mutants: forward_mlp_3layer, backward_mlp_3layer, gradient_norms_per_layer."""
 
-from tests.mutants import Mutant, Variant
+from . import Mutant, Variant
 
 MUTANTS = [
     Mutant("forward_mlp_3layer", "softmax over axis 0", """

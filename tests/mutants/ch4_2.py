@@ -1,6 +1,6 @@
 """Chapter 4.2 mutants: conv2d, conv_forward, conv_backward."""
 
-from tests.mutants import Mutant, Variant
+from . import Mutant, Variant
 
 MUTANTS = [
     Mutant("conv2d", "true convolution (kernel flipped, as convolve2d)", """

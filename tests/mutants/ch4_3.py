@@ -1,6 +1,6 @@
 """Chapter 4.3 mutants: max_pool, max_pool_backward."""
 
-from tests.mutants import Mutant, Variant
+from . import Mutant, Variant
 
 MUTANTS = [
     Mutant("max_pool", "stride 1", """

@@ -1,6 +1,6 @@
 """Chapter 4.4 mutants: l2_regularization, l2_gradient, dropout."""
 
-from tests.mutants import Mutant, Variant
+from . import Mutant, Variant
 
 MUTANTS = [
     Mutant("l2_regularization", "the 1/2 convention", """

@@ -1,6 +1,6 @@
 """Chapter 4.5 mutants: momentum_update, accuracy."""
 
-from tests.mutants import Mutant, Variant
+from . import Mutant, Variant
 
 MUTANTS = [
     Mutant("momentum_update", "plus sign", """

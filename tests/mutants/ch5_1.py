@@ -6,8 +6,9 @@ differs from a correct class in exactly the way a student's would.
 
 from pathlib import Path
 
-from dlnp.submissions import definition_source
-from tests.mutants import Mutant, Variant
+from instructor.submissions import definition_source
+
+from . import Mutant, Variant
 
 _LAYERS = (Path(__file__).resolve().parents[2] / "solutions" / "layers.py").read_text()
 

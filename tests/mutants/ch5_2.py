@@ -5,8 +5,9 @@ Most mutants are the reference definition with one realistic edit (``_edit``).
 
 from pathlib import Path
 
-from dlnp.submissions import definition_source
-from tests.mutants import Mutant, Variant
+from instructor.submissions import definition_source
+
+from . import Mutant, Variant
 
 _FRAMEWORK = (Path(__file__).resolve().parents[2] / "solutions" / "framework.py").read_text()
 

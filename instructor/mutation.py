@@ -8,13 +8,17 @@ Kit-only (never shipped to students).
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .manifest import load_manifest
+from dlnp.manifest import load_manifest
+
+from .paths import MUTANTS
 from .submissions import make_submission
 
 
@@ -36,6 +40,27 @@ class VariantResult:
     name: str
     accepted: bool
     output: str
+
+
+def load_corpus(folder: Path = MUTANTS) -> tuple[list[Any], list[Any]]:
+    """``(mutants, variants)`` of the corpus package in ``folder`` (default ``tests/mutants``).
+
+    The corpus is a package of chapter modules with relative imports; it is loaded from
+    its path under a private name, so neither the kit root nor ``tests`` needs to be
+    importable.
+    """
+    name = "_dlnp_mutant_corpus"
+    module = sys.modules.get(name)
+    if module is None or Path(module.__file__ or "").parent != folder.resolve():
+        spec = importlib.util.spec_from_file_location(name, folder.resolve() / "__init__.py",
+                                                      submodule_search_locations=[str(folder.resolve())])
+        if spec is None or spec.loader is None:
+            raise FileNotFoundError(f"no mutant corpus in {folder}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    corpus: tuple[list[Any], list[Any]] = module.load_corpus()
+    return corpus
 
 
 def chapters_of(function: str) -> list[str]:

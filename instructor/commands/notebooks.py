@@ -33,7 +33,8 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..manifest import load_manifest
+    from dlnp.manifest import load_manifest
+
     from ..notebooks import build_course, collect, execute, lint
 
     manifest = load_manifest()

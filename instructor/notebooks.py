@@ -55,8 +55,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from .manifest import Chapter, Manifest, load_manifest
-from .release import KIT_ROOT, BuildError, Context, _body_replacement, write_package  # pyright: ignore[reportPrivateUsage]
+from dlnp.manifest import Chapter, Manifest, load_manifest
+
+from .paths import KIT_ROOT
+from .stubs import BuildError, Context, body_replacement, write_package
 
 #: nbgrader's markers, and the stub ``nbgrader generate_assignment`` puts in place of a solution.
 BEGIN_SOLUTION = "### BEGIN SOLUTION"
@@ -218,7 +220,7 @@ class _Module:
         lines = self.lines[first - 1 : last]
         edits: list[tuple[int, int, str, str]] = []
         for fn in functions:
-            start, end, stub = _body_replacement(fn, self.lines, "")  # the same body as the release stubs
+            start, end, stub = body_replacement(fn, self.lines, "")  # the same body as the release stubs
             code = fn.body[1:] if ast.get_docstring(fn) is not None else fn.body
             if code and self.lines[code[0].lineno - 1][: code[0].col_offset].strip():
                 raise BuildError(f"solutions/{self.name}.py: {name}.{fn.name} has its body on the `def` line")

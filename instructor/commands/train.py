@@ -54,7 +54,9 @@ def run(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from dlnp import datasets, training
+    from dlnp import datasets
+
+    from .. import training
 
     out: Path = args.out or Path(f"dlnp-train-{args.model}")
     image = args.model == "cnn"

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
-
-KIT = Path(__file__).resolve().parents[2]
 
 
 def register(sub: Any) -> None:
@@ -22,11 +19,8 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from ..mutation import report_table, run_corpus
-
-    if str(KIT) not in sys.path:
-        sys.path.insert(0, str(KIT))
-    from tests.mutants import load_corpus
+    from ..mutation import load_corpus, report_table, run_corpus
+    from ..paths import README
 
     mutants, variants = load_corpus()
     if args.function:
@@ -43,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     if args.readme:
         import re
 
-        readme = KIT / "README.md"
+        readme = README
         block = f"<!-- mutants:start -->\n{table}\n<!-- mutants:end -->"
         readme.write_text(re.sub(r"<!-- mutants:start -->.*?<!-- mutants:end -->", lambda _: block,
                                  readme.read_text(), flags=re.S))

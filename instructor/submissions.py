@@ -13,8 +13,9 @@ import textwrap
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from .manifest import load_manifest
-from .release import SOLUTIONS
+from dlnp.manifest import load_manifest
+
+from .paths import SOLUTIONS
 
 
 def _span(tree: ast.Module, name: str) -> tuple[int, int] | None:

@@ -12,8 +12,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-
 
 def register(sub: Any) -> None:
     p = sub.add_parser("demo", help="release, fill the bundled example submissions, grade them, show the gradebook")
@@ -25,6 +23,7 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from autograder.engine import grade_batch
 
+    from ..paths import EXAMPLES
     from ..release import build_release
     from ..submissions import make_example
 

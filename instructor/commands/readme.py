@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import re
-from pathlib import Path
 from typing import Any
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+from ..paths import README
 
 
 def register(sub: Any) -> None:
@@ -17,7 +16,8 @@ def register(sub: Any) -> None:
 
 
 def render(text: str) -> str:
-    from ..manifest import load_manifest
+    from dlnp.manifest import load_manifest
+
     from ..release import chapter_table
 
     block = f"<!-- chapters:start -->\n{chapter_table(load_manifest())}\n<!-- chapters:end -->"

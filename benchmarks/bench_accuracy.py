@@ -39,9 +39,10 @@ def run_one(model: str, split_seed: int, seed: int) -> tuple[str, int, int, floa
         os.environ[var] = "1"
     from threadpoolctl import threadpool_limits
 
+    from dlnp.trainer import prepare_data
     from instructor import training
 
-    data = training.prepare_data(model, "digits", split_seed)
+    data = prepare_data(model, "digits", split_seed)
     config = training.default_config(model)
     config.seed = seed
     with threadpool_limits(1):

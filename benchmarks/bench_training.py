@@ -69,6 +69,7 @@ Epoch = Callable[[int], None]  # one epoch over the first n samples
 def numpy_epoch(model: str, dtype: str, args: argparse.Namespace) -> Epoch:
     import numpy as np
 
+    from dlnp.trainer import train_epoch
     from instructor import training
 
     rng = np.random.default_rng(0)
@@ -76,16 +77,12 @@ def numpy_epoch(model: str, dtype: str, args: argparse.Namespace) -> Epoch:
     shape = (n, 1, 28, 28) if model == "cnn" else (n, 784)
     X = rng.random(shape, dtype=np.float64).astype(dtype)
     Y = np.eye(10, dtype=dtype)[rng.integers(0, 10, n)]
-    if model == "cnn":
-        net: Any = training.CNN((1, 28, 28), 10, rng, dtype=dtype)
-    elif model == "mlp3":
-        net = training.MLP3(784, 256, 128, 10, rng, dtype=dtype)
-    else:
-        net = training.MLP2(784, 256, 10, rng, dtype=dtype)
-    optimizer = training.MomentumSGD(net.params, lr=1e-3, mu=0.9)
+    config = training.ReferenceConfig(model=model, hidden=256, hidden2=128, dtype=dtype)  # what `dlnp train` builds
+    net = training.build_model(config, X, 10, rng)
+    optimizer = training.InPlaceMomentumSGD(net.params, lr=1e-3, mu=0.9)
 
     def epoch(n: int) -> None:
-        training.train_epoch(net, optimizer, X[:n], Y[:n], args.batch_size, rng)
+        train_epoch(net, optimizer, X[:n], Y[:n], args.batch_size, rng)
 
     return epoch
 

@@ -5,8 +5,9 @@
   28x28 so that they look like MNIST to a CNN.
 * :func:`load_mnist` downloads the real MNIST (70,000 images of 28x28) once
   through ``sklearn.datasets.fetch_openml`` and keeps a local copy.
-* :func:`make_line`, :func:`make_gate`, :func:`make_spirals` and
-  :func:`make_blobs` build small synthetic problems.
+* :func:`make_line`, :func:`make_gate` and :func:`make_blobs` build small
+  synthetic problems. (Spirals are an exercise of chapter 5.2, ``make_spirals``:
+  this module, which ships to students, has no answer to it.)
 
 Images are float64 in ``[0, 1]``, shaped ``(n, 784)`` (flat, for MLPs) or
 ``(n, 1, 28, 28)`` (for CNNs); labels are integer vectors ``(n,)``; use
@@ -36,7 +37,6 @@ __all__ = [
     "make_blobs",
     "make_gate",
     "make_line",
-    "make_spirals",
     "mnist_split",
     "one_hot",
     "train_test_split",
@@ -274,24 +274,6 @@ def make_gate(gate: str = "xor") -> tuple[FloatArray, FloatArray]:
     X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
     y = np.array(_GATES[key], dtype=np.float64).reshape(4, 1)
     return X, y
-
-
-def make_spirals(
-    n_per_class: int = 100,
-    n_classes: int = 3,
-    noise: float = 0.2,
-    rng: np.random.Generator | None = None,
-) -> tuple[FloatArray, IntArray]:
-    """Interleaved spiral arms in 2-D, one per class (not linearly separable).
-
-    Returns ``X`` ``(n_per_class * n_classes, 2)`` and labels ``(n,)``.
-    """
-    gen = _generator(rng)
-    radius = np.tile(np.linspace(0.0, 1.0, n_per_class), n_classes)
-    labels = np.repeat(np.arange(n_classes), n_per_class)
-    angle = labels * 2 * np.pi / n_classes + radius * 4.0 + noise * gen.standard_normal(labels.size)
-    X = np.column_stack([radius * np.sin(angle), radius * np.cos(angle)])
-    return X, labels.astype(np.int64)
 
 
 def make_blobs(

@@ -81,3 +81,38 @@ def test_a_nan_loss_stops_the_run(release: Path, tmp_path: Path) -> None:
     proc = dlnp_in(sub, "capstone", "--epochs", "1", "--limit", "200")
     assert proc.returncode == 1
     assert "training loss became nan in epoch 1" in proc.stdout and "softmax" in proc.stdout
+
+
+def test_the_package_is_loaded_from_the_release_folder_without_sys_path(release: Path, tmp_path: Path) -> None:
+    done = make_submission(release, tmp_path / "done")
+    path_before, modules_before = list(sys.path), dict(sys.modules)
+    assert not any(name == "neural_network" or name.startswith("neural_network.") for name in sys.modules)
+    try:
+        config = CapstoneConfig(model="mlp", epochs=3, hidden=64)
+        report = run_capstone(config, "neural_network", limit=600, folder=done)
+        assert sys.path == path_before
+        loaded = sys.modules["neural_network.mlp"].__file__
+        assert loaded is not None and Path(loaded).is_relative_to(done)
+        assert report.final_accuracy > 0.85  # the student's functions, trained
+    finally:
+        for name in set(sys.modules) - set(modules_before):
+            if name == "neural_network" or name.startswith("neural_network."):
+                del sys.modules[name]
+
+
+def test_the_command_finds_the_release_given_by_path(release: Path, tmp_path: Path) -> None:
+    done = make_submission(release, tmp_path / "done")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # neural_network is importable from nowhere
+
+    def capstone(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "dlnp", "capstone", "--epochs", "1", "--limit", "200", *args],
+                              cwd=elsewhere, env=env, capture_output=True, text=True, timeout=300, check=False)
+
+    proc = capstone("--release", str(done), "--out", str(tmp_path / "o"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "final test accuracy" in proc.stdout
+    proc = capstone("--out", str(tmp_path / "o"))
+    assert proc.returncode == 1
+    assert "no package 'neural_network' here" in proc.stdout

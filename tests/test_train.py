@@ -9,8 +9,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from dlnp import trainer
 from instructor import training
-from dlnp.cli import main
+from instructor.cli import main
 from solutions.momentum import momentum_update
 
 
@@ -44,12 +45,14 @@ def test_train_command_reports_missing_mnist(
     assert "--dataset digits" in capsys.readouterr().out
 
 
-def test_in_place_momentum_equals_momentum_update() -> None:
+@pytest.mark.parametrize("in_place", [False, True])
+def test_momentum_step_equals_momentum_update(in_place: bool) -> None:
     rng = np.random.default_rng(0)
     params = {"W": rng.normal(size=(3, 2)), "b": rng.normal(size=(1, 2))}
     expected = {k: v.copy() for k, v in params.items()}
     velocity = {k: np.zeros_like(v) for k, v in params.items()}
-    optimizer = training.MomentumSGD(params, lr=0.1, mu=0.9)
+    optimizer = (training.InPlaceMomentumSGD(params, lr=0.1, mu=0.9) if in_place
+                 else trainer.MomentumSGD(training.REFERENCE, params, lr=0.1, mu=0.9))
     W_object = params["W"]
     for _ in range(3):
         grads = {k: rng.normal(size=v.shape) for k, v in params.items()}
@@ -59,7 +62,7 @@ def test_in_place_momentum_equals_momentum_update() -> None:
             expected[k] = expected[k] + velocity[k]
     assert params["W"] is W_object  # updated in place
     for k in expected:
-        np.testing.assert_allclose(params[k], expected[k])
+        np.testing.assert_array_equal(params[k], expected[k])  # the same operations: bit for bit
 
 
 @pytest.mark.parametrize("name", ["mlp", "mlp3", "cnn"])
@@ -67,10 +70,10 @@ def test_model_gradients_match_finite_differences(name: str) -> None:
     rng = np.random.default_rng(1)
     if name == "cnn":
         X = rng.normal(size=(3, 1, 6, 6))
-        model: Any = training.CNN((1, 6, 6), 3, rng, filters=2)
+        model: Any = training.FastCNN((1, 6, 6), 3, rng, filters=2)
     else:
         X = rng.normal(size=(4, 5))
-        config = training.TrainConfig(model=name, hidden=4, hidden2=3)
+        config = training.ReferenceConfig(model=name, hidden=4, hidden2=3)
         model = training.build_model(config, X, 3, rng)
     Y = training.smooth_labels(np.eye(3)[[0, 2, 1, 0][: len(X)]], 0.1)  # soft targets as in training
     _, grads = model.loss_and_grads(X, Y)
@@ -107,8 +110,8 @@ def test_fit_learns_digits_quickly() -> None:
 
     X, y = datasets.load_digits()
     split = datasets.train_test_split(X, y)
-    X_train, X_test = training.standardize(split.X_train, split.X_test)
-    config = training.TrainConfig(model="mlp", epochs=3, lr=0.01, hidden=64)
+    X_train, X_test = trainer.standardize(split.X_train, split.X_test)
+    config = training.ReferenceConfig(model="mlp", epochs=3, lr=0.01, hidden=64)
     _, history = training.fit(config, X_train, split.y_train, X_test, split.y_test)
     assert len(history.test_acc) == 3
     assert history.train_loss[-1] < history.train_loss[0]
@@ -117,11 +120,14 @@ def test_fit_learns_digits_quickly() -> None:
 
 def test_weight_decay_spares_the_biases() -> None:
     params = {"W": np.ones((2, 2)), "b": np.ones((1, 2)), "bK": np.ones(2)}
-    optimizer = training.MomentumSGD(params, lr=0.1, mu=0.9, weight_decay=0.5)
-    optimizer.step(params, {k: np.zeros_like(v) for k, v in params.items()})
-    np.testing.assert_allclose(params["W"], 0.9)  # W - lr * 2 * 0.5 * W
-    np.testing.assert_array_equal(params["b"], 1.0)
-    np.testing.assert_array_equal(params["bK"], 1.0)
+    for optimizer in (training.InPlaceMomentumSGD(params, lr=0.1, mu=0.9, l2=0.5),
+                      trainer.MomentumSGD(training.REFERENCE, params, lr=0.1, mu=0.9, l2=0.5)):
+        for v in params.values():
+            v[...] = 1.0
+        optimizer.step(params, {k: np.zeros_like(v) for k, v in params.items()})
+        np.testing.assert_allclose(params["W"], 0.9)  # W - lr * 2 * 0.5 * W
+        np.testing.assert_array_equal(params["b"], 1.0)
+        np.testing.assert_array_equal(params["bK"], 1.0)
 
 
 class _Recorder:
@@ -143,8 +149,8 @@ def test_train_epoch_visits_every_sample_once_in_a_new_order() -> None:
     X = np.arange(10, dtype=np.float64).reshape(10, 1) * np.ones((1, 3))
     Y = np.eye(2)[np.arange(10) % 2]
     model = _Recorder()
-    optimizer = training.MomentumSGD(model.params, lr=0.1)
-    loss = training.train_epoch(model, optimizer, X, Y, 4, np.random.default_rng(0))
+    optimizer = trainer.MomentumSGD(training.REFERENCE, model.params, lr=0.1)
+    loss = trainer.train_epoch(model, optimizer, X, Y, 4, np.random.default_rng(0))
     assert loss == 1.0
     assert [len(b) for b in model.seen] == [4, 4, 2]
     order = np.concatenate(model.seen)
@@ -155,10 +161,10 @@ def test_train_epoch_visits_every_sample_once_in_a_new_order() -> None:
 def test_float32_stays_float32(name: str) -> None:
     rng = np.random.default_rng(0)
     X = rng.normal(size=(5, 1, 8, 8) if name == "cnn" else (5, 6)).astype(np.float32)
-    config = training.TrainConfig(model=name, hidden=4, hidden2=3, filters=2, dtype=np.float32)
+    config = training.ReferenceConfig(model=name, hidden=4, hidden2=3, filters=2, dtype=np.float32)
     model = training.build_model(config, X, 3, rng)
     Y = np.eye(3, dtype=np.float32)[[0, 1, 2, 0, 1]]
-    optimizer = training.MomentumSGD(model.params, lr=0.1, weight_decay=1e-3)
+    optimizer = training.InPlaceMomentumSGD(model.params, lr=0.1, l2=1e-3)
     _, grads = model.loss_and_grads(X, Y)
     optimizer.step(model.params, grads)
     assert model.predict_proba(X).dtype == np.float32
@@ -216,3 +222,35 @@ def test_smooth_labels_keeps_rows_summing_to_one() -> None:
     np.testing.assert_allclose(S[0], [0.925, 0.025, 0.025, 0.025])
     assert training.smooth_labels(Y, 0.0) is Y
     assert training.smooth_labels(Y.astype(np.float32), 0.1).dtype == np.float32
+
+
+@pytest.mark.parametrize("name", ["mlp", "mlp3", "cnn"])
+def test_reference_models_are_the_capstones_with_shortcuts(name: str) -> None:
+    """The reference's shortcuts (activations for pre-activations, the fast CNN backward) change no gradient."""
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(6, 1, 8, 8)) if name == "cnn" else rng.normal(size=(6, 5))
+    Y = np.eye(3)[[0, 1, 2, 0, 1, 2]]
+    config = training.ReferenceConfig(model=name, hidden=7, hidden2=4, filters=3)
+    fast = training.build_model(config, X, 3, np.random.default_rng(0))
+    plain = trainer.build_model(training.REFERENCE, config, X, 3, np.random.default_rng(0))  # what the capstone builds
+    assert isinstance(fast, training.FastCNN) if name == "cnn" else fast.reuse_activations
+    for key in plain.params:
+        np.testing.assert_array_equal(fast.params[key], plain.params[key])
+    fast_loss, fast_grads = fast.loss_and_grads(X, Y)
+    plain_loss, plain_grads = plain.loss_and_grads(X, Y)
+    assert fast_loss == plain_loss
+    for key in plain.params:
+        np.testing.assert_allclose(fast_grads[key], plain_grads[key], rtol=1e-12, atol=1e-15, err_msg=key)
+
+
+def test_a_gradient_of_the_wrong_shape_is_named() -> None:
+    def flat_bias_backward(*args: Any) -> tuple[Any, ...]:
+        dW1, db1, dW2, db2 = training.REFERENCE.backward_mlp(*args)
+        return dW1, db1.ravel(), dW2, db2
+
+    from dataclasses import replace
+
+    fns = replace(training.REFERENCE, backward_mlp=flat_bias_backward)
+    model = trainer.MLP2(fns, 5, 4, 3, np.random.default_rng(0))
+    with pytest.raises(trainer.TrainingError, match=r"backward_mlp returned the gradient of b1 with shape \(4,\)"):
+        model.loss_and_grads(np.ones((2, 5)), np.eye(3)[[0, 1]])

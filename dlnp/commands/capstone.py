@@ -9,7 +9,6 @@ epoch and writes ``report.json`` and ``curves.png`` to ``--out``.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -30,16 +29,17 @@ def register(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the initialization and the shuffling")
     p.add_argument("--split-seed", type=int, default=0, help="seed of the 80/20 train/test split")
     p.add_argument("--limit", type=int, default=None, help="use only the first N digits (quick runs)")
-    p.add_argument("--release", type=Path, default=Path("."), help="your release folder (default: here)")
+    p.add_argument("--release", type=Path, default=Path("."),
+                   help="your release folder, where your neural_network package is (default: here)")
     p.add_argument("--package", default="neural_network", help=argparse.SUPPRESS)  # the kit's tests: solutions
     p.add_argument("--out", type=Path, default=Path("capstone"), help="output folder (default: capstone)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..capstone import CapstoneConfig, CapstoneError, CapstoneReport, run_capstone, save_report
+    from ..capstone import CapstoneConfig, CapstoneReport, run_capstone, save_report
+    from ..trainer import TrainingError
 
-    sys.path.insert(0, str(args.release.resolve()))
     epochs = args.epochs if args.epochs is not None else EPOCHS[args.model]
     config = CapstoneConfig(model=args.model, epochs=epochs, batch_size=args.batch_size, lr=args.lr,
                             mu=args.mu, l2=args.l2, seed=args.seed, split_seed=args.split_seed)
@@ -50,8 +50,9 @@ def run(args: argparse.Namespace) -> int:
 
     print(f"capstone: {args.model} on the digits with {args.package}'s functions, {epochs} epochs")
     try:
-        report = run_capstone(config, args.package, on_epoch=progress, limit=args.limit)
-    except CapstoneError as exc:
+        report = run_capstone(config, args.package, on_epoch=progress, limit=args.limit,
+                              folder=args.release.resolve())
+    except TrainingError as exc:
         print(f"capstone stopped: {exc}")
         return 1
     except ModuleNotFoundError as exc:

@@ -1,7 +1,7 @@
 """``dlnp train {mlp,mlp3,cnn}``: train a reference model and plot what happened.
 
-Trains the kit's reference 2-layer MLP, 3-layer MLP or small CNN (built from the
-reference solutions) on the embedded digits or on MNIST, with a progress bar,
+Trains the kit's reference 2-layer MLP, 3-layer MLP or small CNN (the models of
+:mod:`dlnp.trainer`, given the reference solutions) on the embedded digits or on MNIST, with a progress bar,
 and writes PNGs to ``--out``: ``loss.png``, ``accuracy.png``,
 ``confusion_matrix.png`` and, for the CNN, ``filters.png``.
 """
@@ -54,14 +54,14 @@ def run(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from dlnp import datasets
+    from dlnp import datasets, trainer
 
     from .. import training
 
     out: Path = args.out or Path(f"dlnp-train-{args.model}")
     image = args.model == "cnn"
     try:
-        data = training.prepare_data(args.model, args.dataset, args.split_seed, args.limit, args.cache_dir)
+        data = trainer.prepare_data(args.model, args.dataset, args.split_seed, args.limit, args.cache_dir)
     except datasets.DatasetUnavailableError as exc:
         print(exc)
         return 1
@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         model, history = training.fit(
             config, X_train, data.y_train, X_test, data.y_test, progress=not args.no_progress
         )
-    y_pred = np.argmax(training.predict_proba(model, X_test), axis=1)
+    y_pred = np.argmax(trainer.predict_proba(model, X_test), axis=1)
     filters = model.params["K"] if image else None
     files = training.save_plots(
         out, history, data.y_test, y_pred, filters=filters, title=f"({args.model}, {args.dataset})"

@@ -2,35 +2,48 @@
 
 ``grade_submission`` runs the hidden graders with pytest inside this trusted process;
 the student's code runs only in the confined worker processes that the graders talk to
-(:mod:`autograder.sandbox`).
+(:mod:`autograder.sandbox`). The results are a :class:`~autograder.results.GradingResults`.
 
-``grade_batch`` keeps ``jobs`` trusted grading servers (``python -m autograder.engine
---serve``), each grading one submission after another, so that pytest, NumPy and the
-graders are imported once per server rather than once per student. A server sends
-each results dict back over a pipe; this process writes ``results/<student>.json``
-atomically as soon as a student is done, then their feedback, and the gradebook at the
-end. ``resume=True`` skips every student whose results file is complete and was made
-from the same submission (sha256 of its package) by the same kit, salt and chapters,
-so a batch killed midway loses nothing and gives the same gradebook when resumed.
+``grade_batch`` grades every entry directly under ROOT; each ends as one row of the
+gradebook, graded or with the reason it could not be:
+
+- the entry's name, whatever its bytes, is the student id (a name that is not UTF-8 is
+  shown with ``\\xNN`` escapes; names starting with ``.`` are graded like any other);
+- a folder with a ``neural_network/`` package is graded; anything else (a file, a
+  symbolic link, a folder without the package) gets a row with 0 points and the reason;
+- one submission that breaks its grading (or this process's handling of it) is reported
+  in its own row and never stops the others.
+
+It keeps ``jobs`` trusted grading servers (``python -m autograder.engine --serve``),
+each grading one submission after another, so that pytest, NumPy and the graders are
+imported once per server rather than once per student. A server writes the student's
+``results/<student>.json`` atomically while grading (partial results after each
+chapter) and sends the final results back over a pipe; this process then writes the
+final results and the feedback, and the gradebook at the end. A server that takes far
+longer than the submission's time budget is killed: the student keeps the partial
+results, marked incomplete. ``resume=True`` skips every student whose results file is
+complete and was made from the same submission (its digest) by the same kit, salt and
+chapters, so a batch killed midway loses nothing and gives the same gradebook when resumed.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
 import dataclasses
+import hashlib
 import io
 import json
 import os
 import queue
+import stat
 import subprocess
 import sys
 import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, Any
 
 import pytest
 
@@ -38,13 +51,31 @@ from dlnp.manifest import Manifest, load_manifest
 
 from . import plugin as plugin_module
 from .feedback import feedback_markdown
-from .plugin import GradingPlugin, grading_fingerprint, submission_digest, write_json_atomic
+from .paths import GRADERS, KIT_ROOT
+from .plugin import (
+    DEFAULT_BUDGET_SECONDS,
+    GradingPlugin,
+    grading_fingerprint,
+    grading_info,
+    submission_digest,
+)
+from .results import (
+    GradingResults,
+    Visibility,
+    load_results,
+    parse_results,
+    ungraded_results,
+    write_gradebook,
+    write_json_atomic,
+)
 from .sandbox import Limits, die_with_parent
 
-KIT_ROOT = Path(__file__).resolve().parent.parent
-GRADERS = Path(__file__).resolve().parent / "graders"
 DEFAULT_SALT = "dlnp-hidden-graders-v1"
-SUBMISSION_SECONDS = 3600.0  # a trusted server that takes longer than this on one student is restarted
+PACKAGE = "neural_network"
+#: Longest file name stem (bytes) of a student's files; file names hold 255 bytes.
+MAX_STEM_BYTES = 200
+#: Beyond the submission's budget, a grading server gets this long (s) before it is killed.
+SERVER_GRACE_SECONDS = 120.0
 
 
 def grading_salt(explicit: str | None = None) -> str:
@@ -58,20 +89,21 @@ def grade_submission(
     *,
     chapters: list[str] | None = None,
     salt: str | None = None,
-    visibility: str = "visible",
+    visibility: Visibility = "visible",
     limits: Limits | None = None,
     quiet: bool = True,
     hide: Sequence[Path] = (),
-) -> dict[str, Any]:
+    budget_seconds: float = DEFAULT_BUDGET_SECONDS,
+) -> GradingResults:
     """Run every hidden grader on ``submission``; return (and optionally write) the results.
 
-    ``hide``: more host folders the student's code must not see (the submissions root
-    and the folder of ``out`` are always hidden when namespaces are available).
+    ``out``: the results file, rewritten atomically while grading runs (partial results)
+    and at the end. ``hide``: more host folders the student's code must not see (the
+    submissions root and the folder of ``out`` are always hidden when namespaces are
+    available). ``budget_seconds``: the time budget of the whole submission.
     """
-    if str(KIT_ROOT) not in sys.path:
-        sys.path.insert(0, str(KIT_ROOT))
     plugin = GradingPlugin(Path(submission), out, grading_salt(salt), chapters, visibility, limits or Limits(),
-                           hide=hide)
+                           hide=hide, budget_seconds=budget_seconds)
     manifest = load_manifest()
     files = [GRADERS / f"test_{manifest.chapter(c).slug}.py" for c in chapters] if chapters else [GRADERS]
     targets = [str(f) for f in files if f.exists()] or [str(GRADERS)]  # collect only what is graded
@@ -95,20 +127,80 @@ def grade_submission(
     return plugin.results
 
 
-def list_submissions(root: Path) -> list[Path]:
-    """Every folder directly under ``root`` is one submission; its name is the student id."""
-    return sorted(p for p in Path(root).iterdir() if p.is_dir() and not p.name.startswith("."))
+# ----------------------------------------------------------------------------- batch entries
 
 
-# ----------------------------------------------------------------------------- batch
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    """One entry directly under the batch's ROOT: a student, and why it cannot be graded (if so)."""
+
+    student: str  # the entry's name, made printable (``\\xNN`` for bytes that are not UTF-8)
+    path: Path
+    problem: str = ""
+
+
+def student_id(name: bytes) -> str:
+    """The student id of an entry named ``name``: its UTF-8 text, or ``\\xNN`` escapes for other bytes."""
+    return name.decode("utf-8", errors="backslashreplace")
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    if stat.S_ISREG(mode):
+        return "a file"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "of an unknown kind"
+
+
+def batch_entries(root: Path) -> list[Entry]:
+    """Every entry directly under ``root``, sorted by name bytes (nothing followed, nothing skipped)."""
+    raw_root = os.fsencode(root)
+    entries: list[Entry] = []
+    used: set[str] = set()
+    with os.scandir(raw_root) as listing:
+        names = sorted(entry.name for entry in listing)
+    for name in names:
+        student = student_id(name)
+        while student in used:  # two names that escape alike (b"\xe9" and the text "\\xe9")
+            student += "~"
+        used.add(student)
+        path = Path(os.fsdecode(os.path.join(raw_root, name)))
+        entries.append(Entry(student, path, _entry_problem(path)))
+    return entries
+
+
+def _entry_problem(path: Path) -> str:
+    """Why ``path`` cannot be graded as a submission, or ``""``."""
+    try:
+        mode = path.lstat().st_mode
+        if not stat.S_ISDIR(mode):
+            return f"this entry is {_kind(mode)}, not a submission folder"
+        package = (path / PACKAGE).lstat().st_mode
+    except FileNotFoundError:
+        return f"no {PACKAGE}/ package in this folder"
+    except OSError as exc:
+        return f"the folder cannot be read ({exc.strerror or type(exc).__name__})"
+    if not stat.S_ISDIR(package):
+        return f"{PACKAGE} is {_kind(package)}, not a package folder"
+    return ""
+
+
+# ----------------------------------------------------------------------------- grading servers
 
 
 class GradingServer:
     """One trusted ``python -m autograder.engine --serve`` process, reused across students."""
 
-    def __init__(self, limits: Limits, hide: Sequence[Path]) -> None:
+    def __init__(self, limits: Limits, hide: Sequence[Path], budget_seconds: float) -> None:
         self.limits = limits
         self.hide = [str(p) for p in hide]
+        self.budget_seconds = budget_seconds
         self.proc: subprocess.Popen[bytes] | None = None
         self.log: IO[bytes] | None = None
 
@@ -122,13 +214,16 @@ class GradingServer:
             preexec_fn=die_with_parent,
         )
 
-    def grade(self, submission: Path, salt: str, chapters: list[str] | None) -> dict[str, Any]:
+    def grade(self, submission: Path, out: Path, salt: str, chapters: list[str] | None) -> GradingResults:
+        """Grade ``submission`` in the server (which writes ``out`` as it goes); the final results."""
         if self.proc is None or self.proc.poll() is not None:
             self.proc = self._start()
         assert self.proc.stdin is not None and self.proc.stdout is not None
-        request = {"submission": str(submission), "salt": salt, "chapters": chapters,
-                   "limits": dataclasses.asdict(self.limits), "hide": self.hide}
-        timer = threading.Timer(SUBMISSION_SECONDS, self.proc.kill)
+        request = {"submission": str(submission), "out": str(out), "salt": salt, "chapters": chapters,
+                   "limits": dataclasses.asdict(self.limits), "hide": self.hide,
+                   "budget_seconds": self.budget_seconds}
+        allowed = self.budget_seconds + self.limits.test_seconds + self.limits.start_seconds + SERVER_GRACE_SECONDS
+        timer = threading.Timer(allowed, self.proc.kill)
         timer.start()
         try:
             self.proc.stdin.write((json.dumps(request) + "\n").encode())
@@ -141,11 +236,11 @@ class GradingServer:
         if not line:
             why = self._log_tail()
             self.close()
-            raise RuntimeError(f"the grading process stopped while grading {submission.name}: {why}")
+            raise RuntimeError(f"the grading process stopped while grading this submission: {why}")
         reply = json.loads(line)
         if "error" in reply:
             raise RuntimeError(str(reply["error"]))
-        return reply["results"]
+        return parse_results(reply["results"])
 
     def _log_tail(self) -> str:
         if self.log is None:
@@ -177,9 +272,10 @@ def serve(protocol: IO[bytes]) -> None:
         request = json.loads(line)
         try:
             limits = Limits(**request["limits"])
-            results = grade_submission(Path(request["submission"]), chapters=request["chapters"],
-                                       salt=request["salt"], limits=limits,
-                                       hide=[Path(p) for p in request.get("hide", [])])
+            results = grade_submission(Path(request["submission"]), Path(request["out"]),
+                                       chapters=request["chapters"], salt=request["salt"], limits=limits,
+                                       hide=[Path(p) for p in request.get("hide", [])],
+                                       budget_seconds=float(request["budget_seconds"]))
             reply: dict[str, Any] = {"results": results}
         except Exception as exc:  # reported for this student; the server goes on
             reply = {"error": f"{type(exc).__name__}: {exc}"[:3000]}
@@ -187,25 +283,35 @@ def serve(protocol: IO[bytes]) -> None:
         protocol.flush()
 
 
-def is_current(results_path: Path, submission: Path, fingerprint: str) -> dict[str, Any] | None:
+# ----------------------------------------------------------------------------- batch
+
+
+def is_current(results_path: Path, submission: Path, fingerprint: str) -> GradingResults | None:
     """The results in ``results_path`` if they are complete and were made from this very
     submission with the same kit, salt and chapters (so regrading would change nothing)."""
-    try:
-        loaded: Any = json.loads(results_path.read_text())
-    except (OSError, ValueError):
+    results = load_results(results_path)
+    if results is None:
         return None
-    if not isinstance(loaded, dict):
+    grading = results["grading"]
+    if grading["fingerprint"] != fingerprint or not grading["complete"]:
         return None
-    results = cast("dict[str, Any]", loaded)
-    grading: Any = results.get("grading")
-    if not isinstance(grading, dict):
-        return None
-    info = cast("dict[str, Any]", grading)
-    if info.get("fingerprint") != fingerprint or not info.get("complete"):
-        return None
-    if results.get("submission_sha256") != submission_digest(submission):
+    if results["submission_sha256"] != submission_digest(submission):
         return None
     return results
+
+
+def interrupted_results(partial: GradingResults | None, message: str, *, chapter_ids: Sequence[str],
+                        salt: str, chapters: list[str] | None, budget_seconds: float) -> GradingResults:
+    """The results of a grading that stopped with ``message``: the partial results it wrote, if
+    any (marked incomplete), or a row of 0 points with the reason."""
+    if partial is None:
+        return ungraded_results(message, chapter_ids=chapter_ids,
+                                grading=grading_info(salt, chapters, budget_seconds))
+    grading = partial["grading"]
+    grading["complete"] = False
+    grading["problems"] = [*grading["problems"], message[:500]][:6]
+    partial["output"] = "\n".join(x for x in (f"Grading stopped early: {message[:2000]}", partial["output"]) if x)
+    return partial
 
 
 def grade_batch(
@@ -218,50 +324,75 @@ def grade_batch(
     progress: bool = True,
     resume: bool = False,
     limits: Limits | None = None,
-) -> list[dict[str, Any]]:
-    """Grade every submission under ``root`` into ``out_dir`` (gradebook, results, feedback)."""
+    budget_seconds: float = DEFAULT_BUDGET_SECONDS,
+) -> list[GradingResults]:
+    """Grade every entry under ``root`` into ``out_dir`` (gradebook, results, feedback).
+
+    Returns one results per entry, in the order of :func:`batch_entries`.
+    """
     manifest = load_manifest()
+    ids = [c.id for c in manifest.chapters]
     limits = limits or Limits()
     salt = grading_salt(salt)
     out_dir = Path(out_dir).resolve()
     (out_dir / "results").mkdir(parents=True, exist_ok=True)
     (out_dir / "feedback").mkdir(parents=True, exist_ok=True)
-    submissions = list_submissions(Path(root))
+    entries = batch_entries(Path(root))
     fingerprint = grading_fingerprint(salt, sorted(chapters) if chapters else None)
-    rows: dict[str, dict[str, Any]] = {}
-    todo: queue.Queue[Path] = queue.Queue()
-    for sub in submissions:
-        done = is_current(out_dir / "results" / f"{sub.name}.json", sub, fingerprint) if resume else None
-        if done is not None:
-            rows[sub.name] = done
-            _write_feedback(out_dir, sub.name, done, manifest)
-        else:
-            todo.put(sub)
+    rows: dict[str, GradingResults] = {}
+    lock = threading.Lock()
     bar: Any = None
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=len(submissions), initial=len(rows), desc="grading", unit="submission", file=sys.stderr)
-    lock = threading.Lock()
+        bar = tqdm(total=len(entries), desc="grading", unit="submission", file=sys.stderr)
+
+    def finish(entry: Entry, results: GradingResults, write_results: bool = True) -> None:
+        try:
+            if write_results:
+                write_json_atomic(_results_path(out_dir, entry), results)
+            _write_feedback(out_dir, entry, results, manifest)
+        except Exception as exc:  # never lose the row, whatever happened to the files
+            results["grading"]["complete"] = False
+            results["grading"]["problems"].append(f"its files could not be written: {type(exc).__name__}")
+        with lock:
+            rows[entry.student] = results
+            if bar is not None:
+                bar.update(1)
+
+    todo: queue.Queue[Entry] = queue.Queue()
+    for entry in entries:
+        if entry.problem:
+            finish(entry, ungraded_results(entry.problem, chapter_ids=ids,
+                                           grading=grading_info(salt, chapters, budget_seconds)))
+        elif resume and (done := is_current(_results_path(out_dir, entry), entry.path, fingerprint)) is not None:
+            finish(entry, done, write_results=False)
+        else:
+            todo.put(entry)
+
+    def grade_one(server: GradingServer, entry: Entry) -> None:
+        out = _results_path(out_dir, entry)
+        try:
+            results = server.grade(entry.path.resolve(), out, salt, chapters)
+        except Exception as exc:  # a broken grading run is reported, never silently scored
+            finish(entry, interrupted_results(load_results(out), str(exc), chapter_ids=ids, salt=salt,
+                                              chapters=chapters, budget_seconds=budget_seconds))
+            return
+        finish(entry, results, write_results=False)  # the server wrote them
 
     def work() -> None:
-        server = GradingServer(limits, [out_dir])
+        server = GradingServer(limits, [out_dir], budget_seconds)
         try:
             while True:
                 try:
-                    sub = todo.get_nowait()
+                    entry = todo.get_nowait()
                 except queue.Empty:
                     return
                 try:
-                    results = server.grade(sub.resolve(), salt, chapters)
-                except Exception as exc:  # a broken grading run is reported, never silently scored
-                    results = _failed_results(manifest, str(exc))
-                write_json_atomic(out_dir / "results" / f"{sub.name}.json", results)
-                _write_feedback(out_dir, sub.name, results, manifest)
-                with lock:
-                    rows[sub.name] = results
-                    if bar is not None:
-                        bar.update(1)
+                    grade_one(server, entry)
+                except Exception as exc:  # whatever breaks, this student still gets a row
+                    finish(entry, ungraded_results(f"internal error: {type(exc).__name__}: {exc}", chapter_ids=ids,
+                                                   grading=grading_info(salt, chapters, budget_seconds)))
         finally:
             server.close()
 
@@ -272,43 +403,33 @@ def grade_batch(
         thread.join()
     if bar is not None:
         bar.close()
-    write_gradebook(out_dir / "gradebook.csv", rows, manifest)
-    return [rows[s.name] for s in submissions]
+    for entry in entries:  # a row for everyone, even if a grading thread died
+        if entry.student not in rows:
+            rows[entry.student] = ungraded_results("its grading thread stopped", chapter_ids=ids,
+                                                   grading=grading_info(salt, chapters, budget_seconds))
+    write_gradebook(out_dir / "gradebook.csv", rows, ids)
+    return [rows[e.student] for e in entries]
 
 
-def _write_feedback(out_dir: Path, student: str, results: dict[str, Any], manifest: Manifest) -> None:
-    path = out_dir / "feedback" / f"{student}.md"
+def file_stem(student: str) -> str:
+    """The name of a student's files (``results/<stem>.json``, ``feedback/<stem>.md``): the student
+    id, shortened (with a hash, so it stays unique) when it would not fit in a file name."""
+    raw = student.encode("utf-8", errors="surrogateescape")
+    if len(raw) <= MAX_STEM_BYTES:
+        return student
+    digest = hashlib.sha256(raw).hexdigest()[:16]
+    return raw[: MAX_STEM_BYTES - 20].decode("utf-8", errors="ignore") + "~" + digest
+
+
+def _results_path(out_dir: Path, entry: Entry) -> Path:
+    return out_dir / "results" / f"{file_stem(entry.student)}.json"
+
+
+def _write_feedback(out_dir: Path, entry: Entry, results: GradingResults, manifest: Manifest) -> None:
+    path = out_dir / "feedback" / f"{file_stem(entry.student)}.md"
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(feedback_markdown(student, results, manifest))
+    tmp.write_text(feedback_markdown(entry.student, results, manifest), encoding="utf-8")
     tmp.replace(path)
-
-
-def _failed_results(manifest: Manifest, message: str) -> dict[str, Any]:
-    return {
-        "score": 0.0, "max_score": 0.0, "execution_time": 0.0,
-        "output": f"Grading could not run: {message[:2000]}", "tests": [],
-        "chapters": {c.id: {"score": 0.0, "max_score": 0.0} for c in manifest.chapters},
-        "grading": {"complete": False, "problems": [message[:500]]},
-    }
-
-
-def write_gradebook(path: Path, rows: dict[str, dict[str, Any]], manifest: Manifest) -> None:
-    """``student,score,max_score`` then one column per chapter id (score in that chapter)."""
-    ids = [c.id for c in manifest.chapters]
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["student", "score", "max_score", *ids])
-        for student in sorted(rows):
-            res = rows[student]
-            chapters = res.get("chapters", {})
-            writer.writerow([student, _num(res.get("score", 0)), _num(res.get("max_score", 0)),
-                             *[_num(chapters.get(i, {}).get("score", 0)) for i in ids]])
-    tmp.replace(path)
-
-
-def _num(x: float) -> str:
-    return f"{x:g}"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,18 +4,33 @@ A grader is a pytest test in ``autograder/graders/test_ch<id>.py`` (module const
 ``CHAPTER``) decorated with :func:`grade`; it receives the ``student`` fixture (a
 :class:`~autograder.sandbox.Student`) and an ``rng`` seeded per submission and per
 test. See docs/DESIGN.md.
+
+Score once, without trusting a worker's memory (issue 11, item 6): a grader that accepts
+a result equal to the composition of the student's own earlier functions evaluates those
+functions in a :class:`FreshWorker`, a second worker process for the same submission
+with its own scratch folder, started only when the graded result differs from the
+reference and closed at the end of the test. That worker never receives the graded
+call, so nothing it answers can depend on what the graded function returned.
+:func:`own_composition` runs the reference implementation with the student's own
+earlier functions (called in such a worker) in place of the reference ones.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
-from collections.abc import Callable
+import os
+import re
+import stat
+import sys
+from collections.abc import Callable, Generator, Sequence
 from typing import Any, TypeVar, cast
 
 import numpy as np
 import pytest
 
 from dlnp.manifest import load_manifest
+from dlnp.testing import Feedback, describe, silencing_call
 
 from .sandbox import (
     Fixture,
@@ -33,7 +48,9 @@ from .sandbox import (
 from .worker_runtime import FIXTURES
 
 __all__ = [
+    "CompositionUnavailable",
     "Fixture",
+    "FreshWorker",
     "InputMutated",
     "Remote",
     "Seed",
@@ -44,10 +61,17 @@ __all__ = [
     "StudentNotImplemented",
     "StudentRaised",
     "StudentTimeout",
+    "check_not_silenced",
+    "check_raises",
+    "fresh_worker",
     "grade",
+    "own_composition",
+    "own_functions",
+    "raised_like_own_composition",
     "reference",
     "reference_args",
     "seed_from",
+    "silenced_warnings",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -96,3 +120,229 @@ def reference(name: str, *args: Any, **kwargs: Any) -> Any:
 def seed_from(rng: np.random.Generator) -> Seed:
     """A fresh :class:`Seed` drawn from the per-test generator."""
     return Seed(int(rng.integers(0, 2**31 - 1)))
+
+
+# ----------------------------------------------------------------------------- score once
+
+
+class FreshWorker:
+    """A second, independent worker for the submission of ``student``, started on first use.
+
+    It has its own process and its own scratch folder, gets its own per-test budget, and
+    is only ever asked for the student's EARLIER functions: it never sees the graded
+    call, so a submission cannot make its answers agree with a wrong graded result.
+    Close it with :meth:`close` (or use :func:`fresh_worker`).
+    """
+
+    def __init__(self, student: Student) -> None:
+        self._main = student
+        self._worker: Student | None = None
+
+    @property
+    def started(self) -> bool:
+        return self._worker is not None
+
+    def _student(self) -> Student:
+        if self._worker is None:
+            main = self._main
+            worker = Student(main.submission, main.modules, main.limits, main.signatures, hide=main.box.hide)
+            worker.begin_test()
+            self._worker = worker
+        return self._worker
+
+    def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """The student's ``name(*args, **kwargs)``, evaluated in the fresh worker."""
+        return self._student().call(name, *args, **kwargs)
+
+    def try_call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """Like :meth:`call` but ``None`` when the student's code fails in any way."""
+        try:
+            return self.call(name, *args, **kwargs)
+        except StudentError:
+            return None
+
+    def new(self, name: str, *args: Any, **kwargs: Any) -> Remote:
+        """Construct the student's class ``name`` in the fresh worker; returns a handle."""
+        return self._student().new(name, *args, **kwargs)
+
+    def unguarded(self, obj: Remote, method: str, *args: Any) -> Any:
+        """``obj.method(*args)`` without the input guard: for using the student's own objects as an
+        oracle (a layer that writes into its input is charged in its own chapter, not here)."""
+        return self._student().request("method", method, args, {}, handle=obj, check_inputs=False)
+
+    @property
+    def last_warnings(self) -> list[str]:
+        return [] if self._worker is None else list(self._worker.last_warnings)
+
+    def close(self) -> None:
+        if self._worker is not None:
+            self._worker.close()
+            self._worker = None
+
+
+@contextlib.contextmanager
+def fresh_worker(student: Student) -> Generator[FreshWorker]:
+    """A :class:`FreshWorker` for the duration of a ``with`` block (started lazily, always closed)."""
+    fresh = FreshWorker(student)
+    try:
+        yield fresh
+    finally:
+        fresh.close()
+
+
+class CompositionUnavailable(Exception):
+    """The student's own earlier function failed: no composition with it exists."""
+
+
+def _usable_like(value: Any, like: Any) -> bool:
+    """Can the composition go on with the student's ``value`` where the reference gave ``like``?
+
+    Any numeric array will do, whatever its shape: the student's own function may reduce
+    too far or broadcast, and their later function built on it does the same.
+    """
+    if not isinstance(like, np.ndarray):
+        return isinstance(value, (int, float, np.number)) and not isinstance(value, (bool, np.bool_))
+    return isinstance(value, np.ndarray) and cast("np.ndarray[Any, Any]", value).dtype.kind in "fiub"
+
+
+@contextlib.contextmanager
+def own_functions(fresh: FreshWorker, owner: str, names: Sequence[str]) -> Generator[None]:
+    """Inside the block, the reference module of ``owner`` calls the student's own ``names``.
+
+    Each replaced function is evaluated in the fresh worker; when it fails or returns
+    something that is not a numeric array (or number), :class:`CompositionUnavailable` is
+    raised (caught by :func:`own_composition`). The reference module is restored on exit.
+    """
+    module = sys.modules[reference_function(owner).__module__]
+    saved = {name: getattr(module, name) for name in names}
+
+    def proxy(name: str) -> Callable[..., Any]:
+        trusted = saved[name]
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            value = fresh.try_call(name, *args, **kwargs)
+            with np.errstate(all="ignore"):
+                like = trusted(*args, **kwargs)
+            if not _usable_like(value, like):
+                raise CompositionUnavailable(name)
+            return value
+
+        return call
+
+    try:
+        for name in names:
+            setattr(module, name, proxy(name))
+        yield
+    finally:
+        for name, function in saved.items():
+            setattr(module, name, function)
+
+
+def own_composition(fresh: FreshWorker, name: str, *args: Any, own: Sequence[str], **kwargs: Any) -> Any:
+    """The reference ``name(*args, **kwargs)`` built on the student's own ``own`` functions.
+
+    ``own`` names earlier functions that the reference of ``name`` calls (``relu``,
+    ``softmax``...); they are evaluated in ``fresh``. Returns ``None`` when one of them
+    fails or the composition cannot be computed from what they return.
+    """
+    try:
+        with own_functions(fresh, name, own), np.errstate(all="ignore"):
+            return reference(name, *args, **kwargs)
+    except (CompositionUnavailable, ArithmeticError, ValueError, TypeError, IndexError):
+        return None
+
+
+# ----------------------------------------------------------------------------- warnings
+
+
+MAX_SOURCE_BYTES = 1024**2
+def _module_source(student: Student, function: str) -> str | None:
+    """The source of the module that defines ``function`` in the submission (bounded, no symlink)."""
+    path = student.submission / "neural_network" / f"{student.modules[function]}.py"
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_SOURCE_BYTES:
+            return None
+        return os.read(fd, MAX_SOURCE_BYTES).decode("utf-8", errors="replace")
+    finally:
+        os.close(fd)
+
+
+def silenced_warnings(student: Student, function: str) -> str | None:
+    """The warnings-silencing call that ``function`` makes (e.g. ``"errstate"``), or None.
+
+    The numerical-stability checks judge the RuntimeWarnings a function raises in the
+    worker; a function that turns them off while it runs (``warnings.filterwarnings(
+    "ignore")``, ``np.seterr``, ``np.errstate(over="ignore")``, ``warnings.catch_warnings``)
+    would pass them by hiding an overflow rather than avoiding it, so those checks fail
+    it (the docstrings say so). The definition of ``function`` and the module's helper
+    functions it refers to are read; ``np.errstate(under="ignore")`` is allowed (underflow
+    to 0 is the right answer). Module-level settings do not matter: the worker restores
+    its own warning settings around every call. Returns None when the source cannot be read.
+    """
+    source = _module_source(student, function)
+    return None if source is None else silencing_call(source, function)
+
+
+def check_not_silenced(student: Student, function: str, call: str) -> None:
+    """Fail a numerical-stability check when ``function`` silences the warnings it is judged by."""
+    found = silenced_warnings(student, function)
+    if found is not None:
+        raise Feedback(
+            f"{call}: your {function} turns warnings off while it runs ({found}(...)); the docstring promises "
+            "numerical stability without silencing warnings, so this check cannot see an overflow.\n"
+            "Likely mistake (warnings silenced) avoid the overflow instead of hiding it: only exponentiate "
+            "non-positive numbers (sigmoid: e^{-|z|}; softmax: subtract each row's max) and clip "
+            "probabilities before the log; remove the warnings filter / np.errstate / np.seterr call."
+        )
+
+
+def check_raises(student: Student, function: str, *args: Any, call: str, expected: str = "ValueError",
+                 why: str = "", **kwargs: Any) -> None:
+    """Check that the student's ``function(*args, **kwargs)`` raises ``expected`` (a docstring's Raises).
+
+    ``call`` names the call for the message; ``why`` says what the docstring pins. A
+    subclass is not recognised by name, so the exact class (or its name) must be raised.
+    """
+    try:
+        got = student.call(function, *args, **kwargs)
+    except StudentRaised as exc:
+        kind = re.search(r" raised (\w+): ", exc.message)
+        if kind is not None and kind.group(1) == expected:
+            return
+        raise Feedback(
+            f"{call} must raise {expected} ({why}).\n{exc.message}\nLikely mistake (wrong exception type) check the "
+            f"argument first and raise {expected}(...) yourself, with a message that says what is wrong."
+        ) from None
+    raise Feedback(
+        f"{call} returned a value instead of raising {expected} ({why}).\n  got: {describe(got)}\n"
+        f"Likely mistake (no validation) check the argument at the start of {function} and raise "
+        f"{expected}(...) when it is invalid; do not compute a result from it."
+    )
+
+
+def raised_like_own_composition(student: Student, error: StudentRaised, name: str, *args: Any,
+                                own: Sequence[str], **kwargs: Any) -> bool:
+    """Score once for a crash: did the reference ``name`` built on the student's own ``own``
+    functions (asked in a fresh worker) raise the same exception type as the student's ``name``?
+
+    Then the student's function fails only because an earlier function of theirs is wrong
+    (e.g. a ``relu`` that reduces to a vector makes every later matrix product fail),
+    which that function's own chapter charges.
+    """
+    kind = re.search(r" raised (\w+): ", error.message)
+    if kind is None:
+        return False
+    with fresh_worker(student) as fresh:
+        try:
+            with own_functions(fresh, name, own), np.errstate(all="ignore"):
+                reference(name, *args, **kwargs)
+        except CompositionUnavailable:
+            return False
+        except Exception as exc:  # the composition itself fails: compare the kind of failure
+            return type(exc).__name__ == kind.group(1)
+    return False

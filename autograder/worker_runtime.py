@@ -18,6 +18,7 @@ the standard library and NumPy, and the trusted side imports the same
 
 from __future__ import annotations
 
+import functools
 import importlib
 import io
 import json
@@ -165,23 +166,38 @@ def encode(
     return {"__opaque__": text}
 
 
-def decode(data: Any, blobs: list[bytes], special: Callable[[str, Any], Any] | None = None) -> Any:
-    """Inverse of :func:`encode`. Arrays are loaded with ``allow_pickle=False``."""
+def _load_blob(blobs: list[bytes], index: int) -> Any:
+    return np.load(io.BytesIO(blobs[index]), allow_pickle=False)
+
+
+def decode(
+    data: Any,
+    blobs: list[bytes],
+    special: Callable[[str, Any], Any] | None = None,
+    load: Callable[[int], Any] | None = None,
+) -> Any:
+    """Inverse of :func:`encode`. Arrays are loaded with ``allow_pickle=False``.
+
+    ``load(i)`` returns the array of blob ``i``; the trusted side passes one that decodes
+    each blob once and bounds the total (``autograder.sandbox.codec.BlobDecoder``).
+    """
+    if load is None:
+        load = functools.partial(_load_blob, blobs)
     if isinstance(data, list):
-        return [decode(v, blobs, special) for v in data]  # pyright: ignore[reportUnknownVariableType]
+        return [decode(v, blobs, special, load) for v in data]  # pyright: ignore[reportUnknownVariableType]
     if not isinstance(data, dict):
         return data
     ((key, value),) = cast("dict[str, Any]", data).items()
     if key == "__nd__":
-        return np.load(io.BytesIO(blobs[int(value)]), allow_pickle=False)
+        return load(int(value))
     if key == "__npscalar__":
-        return np.load(io.BytesIO(blobs[int(value)]), allow_pickle=False)[()]
+        return load(int(value))[()]
     if key == "__float__":
         return float(value)
     if key == "__tuple__":
-        return tuple(decode(v, blobs, special) for v in value)  # pyright: ignore[reportUnknownVariableType]
+        return tuple(decode(v, blobs, special, load) for v in value)  # pyright: ignore[reportUnknownVariableType]
     if key == "__dict__":
-        return {decode(k, blobs, special): decode(v, blobs, special) for k, v in value}  # pyright: ignore[reportUnknownVariableType]
+        return {decode(k, blobs, special, load): decode(v, blobs, special, load) for k, v in value}  # pyright: ignore[reportUnknownVariableType]
     if key == "__opaque__":
         return Opaque(str(value)[:200])
     if special is not None:

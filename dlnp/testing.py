@@ -17,7 +17,8 @@ This module contains no reference solution and is shipped in the student release
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import ast
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -26,12 +27,17 @@ import numpy as np
 __all__ = [
     "Feedback",
     "Mistake",
+    "check_all",
     "check_array",
+    "check_restored",
     "check_scalar",
     "check_tuple",
     "describe",
     "diagnose_warnings",
+    "gradient_check_mistakes",
+    "read_only",
     "require_number",
+    "silencing_call",
     "tolerances",
 ]
 
@@ -295,6 +301,31 @@ def require_number(actual: Any, *, name: str) -> float:
     return float(cast("float", actual))
 
 
+def check_all(*checks: Callable[[], None], limit: int = 6) -> None:
+    """Run every check and report every failure, not only the first.
+
+    Each check is a callable that raises :class:`Feedback` when its aspect is wrong
+    (``lambda: check_array(got[0], want[0], name="grad_W1")``). All of them run; if
+    some failed, one :class:`Feedback` lists each failure with its own likely mistake
+    (at most ``limit`` of them), so a result with two independent mistakes hears about
+    both.
+    """
+    failures: list[str] = []
+    for check in checks:
+        try:
+            check()
+        except Feedback as exc:
+            failures.append(str(exc))
+    if not failures:
+        return
+    if len(failures) == 1:
+        raise Feedback(failures[0])
+    shown = failures[:limit]
+    more = f"\n({len(failures) - limit} more aspects failed.)" if len(failures) > limit else ""
+    raise Feedback(f"{len(failures)} aspects failed:\n\n" + "\n\n".join(
+        f"[{i}] {text}" for i, text in enumerate(shown, 1)) + more)
+
+
 def check_tuple(actual: Any, length: int, *, name: str, parts: str = "") -> tuple[Any, ...]:
     """Check that ``actual`` is a tuple (or list) of ``length`` items and return it as a tuple."""
     items = tuple(cast("Sequence[Any]", actual)) if isinstance(actual, (tuple, list)) else None
@@ -304,3 +335,125 @@ def check_tuple(actual: Any, length: int, *, name: str, parts: str = "") -> tupl
             f"{name} must return a tuple of {length} items ({what}).\n  got: {describe(actual)}"
         )
     return items
+
+
+def check_restored(actual: Any, original: Any, *, name: str, hint: str = "") -> None:
+    """Check that ``actual`` still holds ``original``'s values, up to rounding.
+
+    The graders' rule for inputs a function must leave as they were (and for the
+    parameters ``numerical_gradient`` perturbs and restores): the same shape, and
+    values equal or within rounding (rtol 1e-12, atol 1e-12 times the largest
+    magnitude), so ``theta[idx] += h; theta[idx] -= 2 * h; theta[idx] += h`` is fine.
+    """
+    old = np.asarray(original)
+    new = np.asarray(actual)
+    if new.shape == old.shape and np.array_equal(new, old, equal_nan=True):
+        return
+    if new.shape == old.shape and old.dtype.kind in "fc" and new.dtype.kind in "fc":
+        scale = float(np.max(np.abs(old))) if old.size else 0.0
+        if np.allclose(new, old, rtol=1e-12, atol=1e-12 * (1.0 + scale)):
+            return
+    lines = [f"{name} changed: it must hold its original values after the call.",
+             f"  before: {describe(old)}", f"  after:  {describe(actual)}"]
+    if hint:
+        lines.append(hint)
+    raise Feedback("\n".join(lines))
+
+
+def gradient_check_mistakes(numeric: Any, n: int) -> list[Mistake]:
+    """Known wrong answers of a backward pass compared with the student's own numerical gradient.
+
+    ``numeric`` is what ``numerical_gradient`` returned for one parameter on a batch of
+    ``n`` samples. When the backward pass is off by a constant factor, the mistake may
+    sit on either side of the comparison, so the messages name both.
+    """
+    value = np.asarray(numeric, dtype=np.float64)
+    return [
+        Mistake("loss summed over the samples", value / n,
+                f"Your gradient is n = {n} times SMALLER than the numerical one: that happens when "
+                "cross_entropy sums over the samples instead of averaging (chapter 3.3), or when the backward "
+                "pass divides by n twice."),
+        Mistake("factor 2 in the numerical gradient", value / 2,
+                "Your gradient is HALF the numerical one: numerical_gradient divides by h instead of 2h "
+                "(chapter 2.4), or the backward pass lost a factor 2."),
+        Mistake("factor 2 in the backward pass", value * 2,
+                "Your gradient is TWICE the numerical one: a factor 2 too many in the backward pass (or "
+                "numerical_gradient divides by 4h)."),
+    ]
+
+
+# ----------------------------------------------------------------------------- silenced warnings
+
+_SILENCERS = {"filterwarnings", "simplefilter", "seterr", "errstate", "catch_warnings", "resetwarnings"}
+
+
+def _silencing_call(node: ast.Call) -> str | None:
+    """The name of ``node``'s function when the call turns warnings off (``"errstate"``), else None."""
+    func = node.func
+    name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+    if name not in _SILENCERS:
+        return None
+    if name in ("catch_warnings", "resetwarnings"):
+        return name
+    values = [*node.args] + [k.value for k in node.keywords if k.arg not in ("under", "category")]
+    if name in ("filterwarnings", "simplefilter"):
+        values = node.args[:1] + [k.value for k in node.keywords if k.arg == "action"]
+    for value in values:
+        if not (isinstance(value, ast.Constant) and value.value in ("warn", "raise", "print", "log", "always",
+                                                                     "default", "error", "module", "once")):
+            return name  # "ignore", or a value computed at run time
+    return None
+
+
+def _definitions(tree: ast.Module, function: str) -> list[ast.AST]:
+    """The top-level definition of ``function`` and every top-level function it refers to, transitively."""
+    top = {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+    todo, seen = [function], set[str]()
+    found: list[ast.AST] = []
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in top:
+            continue
+        seen.add(name)
+        found.append(top[name])
+        todo += [n.id for n in ast.walk(top[name]) if isinstance(n, ast.Name)]
+    return found
+
+
+def silencing_call(source: str, function: str) -> str | None:
+    """The call that turns warnings off inside ``function`` of the module ``source`` (e.g. ``"errstate"``).
+
+    The numerical-stability checks judge the RuntimeWarnings a function raises; a
+    function that turns them off while it runs (``warnings.filterwarnings("ignore")``,
+    ``np.seterr(...)``, ``np.errstate(over="ignore")``, ``warnings.catch_warnings()``)
+    would hide an overflow instead of avoiding it. The definition of ``function`` and
+    the module's own functions it refers to (transitively) are read;
+    ``np.errstate(under="ignore")`` is allowed (underflow to 0 is the right answer).
+    Returns None when nothing is found or the source does not parse.
+    """
+    try:
+        tree = ast.parse(source)
+        for definition in _definitions(tree, function):
+            for node in ast.walk(definition):
+                if isinstance(node, ast.Call):
+                    found = _silencing_call(node)
+                    if found is not None:
+                        return found
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    return None
+
+
+#: The likely mistake behind NumPy's "assignment destination is read-only" in a public test.
+READ_ONLY_HINT = (
+    "Likely mistake (modified its input) your function writes into an array it was given (the test's arrays "
+    "are read-only to catch exactly this): functions must be pure. Work on a copy (X = X.copy()) or build "
+    "a new array; the grader also fails a function that changes its inputs."
+)
+
+
+def read_only(*arrays: np.ndarray[Any, Any]) -> None:
+    """Make a test's constant arrays read-only, so that a function writing into its inputs fails at once
+    (and a later check never computes its expectation from a changed constant)."""
+    for array in arrays:
+        array.setflags(write=False)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from autograder.results import GradingResults, TestResult
 from dlnp.manifest import load_manifest
 
 from .paths import MUTANTS
@@ -67,14 +68,14 @@ def chapters_of(function: str) -> list[str]:
     return [c.id for c in load_manifest().chapters if any(f.name == function for f in c.functions)]
 
 
-def _grade(release: Path, work: Path, function: str, source: str) -> dict[str, Any]:
+def _grade(release: Path, work: Path, function: str, source: str) -> GradingResults:
     from autograder.engine import grade_submission
 
     sub = make_submission(release, work, None, {function: source})
     return grade_submission(sub, chapters=chapters_of(function))
 
 
-def _tests(results: dict[str, Any], function: str, mine: bool) -> list[dict[str, Any]]:
+def _tests(results: GradingResults, function: str, mine: bool) -> list[TestResult]:
     return [t for t in results["tests"] if (t["extra_data"]["function"] == function) == mine]
 
 

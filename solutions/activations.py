@@ -20,6 +20,7 @@ def sigmoid(Z: FloatArray) -> FloatArray:
     Notes
     -----
     Numerically stable: no overflow and no RuntimeWarning for $|z|$ up to 1000.
+    Warnings are avoided, not silenced: no ``np.errstate``/``np.seterr``/warnings filter that ignores them.
     For $z \ge 0$ it evaluates $1 / (1 + e^{-z})$, for $z < 0$ the equal form
     $e^{z} / (1 + e^{z})$, so ``exp`` only ever sees non-positive numbers.
     ``Z`` is not modified.
@@ -79,7 +80,8 @@ def softmax(Z: FloatArray) -> FloatArray:
     -----
     Softmax does not change when a constant is subtracted from a row, so the row
     maximum is subtracted first: every exponent is then $\le 0$ and nothing
-    overflows, even for logits of magnitude 1000. ``Z`` is not modified.
+    overflows, even for logits of magnitude 1000 (no RuntimeWarning, none silenced:
+    no ``np.errstate``/``np.seterr``/warnings filter). ``Z`` is not modified.
     """
     shifted = Z - np.max(Z, axis=-1, keepdims=True)
     E = np.exp(shifted)

@@ -55,7 +55,7 @@ def forward_mlp_3layer(
     -----
     The pre-activations ``Z1`` and ``Z2`` are not returned; the caller recomputes
     them (``Z1 = X @ W1 + b1``) for :func:`backward_mlp_3layer`. Softmax must be
-    stable for large logits. No input is modified.
+    stable for large logits (no RuntimeWarning, none silenced). No input is modified.
     """
     A1 = relu(X @ W1 + b1)
     A2 = relu(A1 @ W2 + b2)

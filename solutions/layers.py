@@ -187,7 +187,7 @@ class Sigmoid:
 
     Its derivative is a function of its output, $\sigma'(z) = \sigma(z)(1 - \sigma(z))$,
     so the layer caches the OUTPUT $A$. Stable for $|z|$ up to 1000 (no overflow,
-    no RuntimeWarning).
+    no RuntimeWarning, none silenced: no ``np.errstate``/``np.seterr``/warnings filter).
 
     As the last layer of a ``Sequential`` it is the output activation of a binary
     classifier and is paired with ``BCELoss``, whose ``backward`` already returns
@@ -283,7 +283,7 @@ class Softmax:
     As the last layer of a ``Sequential`` it is the output activation of a
     classifier and is paired with ``CrossEntropyLoss``, whose ``backward`` already
     returns the gradient with respect to the logits (so ``Sequential.backward``
-    skips it). Stable for logits up to $|z| = 1000$.
+    skips it). Stable for logits up to $|z| = 1000$ (no RuntimeWarning, none silenced).
     """
 
     def __init__(self) -> None:

@@ -17,7 +17,8 @@ def forward_perceptron(X: FloatArray, W: FloatArray, b: FloatArray) -> FloatArra
 
     Returns
     -------
-    array of shape (n, 1) of probabilities in [0, 1]. Stable for large $|XW + b|$.
+    array of shape (n, 1) of probabilities in [0, 1]. Stable for large $|XW + b|$
+    (no RuntimeWarning, none silenced).
     """
     return sigmoid(X @ W + b)
 

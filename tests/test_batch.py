@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from autograder.engine import is_current
 from autograder.plugin import grading_fingerprint
+from autograder.results import parse_results
 from instructor.submissions import make_submission
 
 KIT = Path(__file__).resolve().parent.parent
@@ -42,12 +44,16 @@ def test_killed_batch_resumes_to_the_same_gradebook(release: Path, tmp_path: Pat
     marker = uuid.uuid4().hex
     killed = batch(root, out, "--jobs", "1", env={"DLNP_TEST_MARKER": marker})
     deadline = time.monotonic() + 120
-    while not list((out / "results").glob("student*.json")):
+    while not _complete(out):
         assert time.monotonic() < deadline and killed.poll() is None, "no student was graded"
         time.sleep(0.05)
     killed.send_signal(signal.SIGKILL)
     killed.wait()
-    done = {p.name: p.read_text() for p in (out / "results").glob("student*.json")}
+    written = {p.name: p.read_text() for p in (out / "results").glob("student*.json")}
+    for text in written.values():  # every file is whole: complete, or partial and saying so
+        results = parse_results(json.loads(text))
+        assert results["grading"]["complete"] or results["grading"]["problems"]
+    done = {name: text for name, text in written.items() if json.loads(text)["grading"]["complete"]}
     assert 1 <= len(done) < 4
     assert not (out / "gradebook.csv").exists()
     # the grading servers (and their workers) died with the batch
@@ -79,6 +85,16 @@ def test_resume_regrades_when_the_submission_or_the_grading_changes(release: Pat
     assert is_current(results_path, sub, fingerprint) is None
     results = json.loads(results_path.read_text())
     assert results["grading"]["kit_version"].startswith("0.") and len(results["grading"]["kit_sha256"]) == 64
+
+
+def _complete(out: Path) -> list[Path]:
+    """The results files under ``out`` whose grading is complete (partial ones are skipped)."""
+    found: list[Path] = []
+    for path in (out / "results").glob("student*.json"):
+        with contextlib.suppress(OSError, ValueError):
+            if json.loads(path.read_text())["grading"]["complete"]:
+                found.append(path)
+    return found
 
 
 def _processes_with(needle: str) -> list[int]:

@@ -69,3 +69,58 @@ def test_readme_chapter_table_is_generated_from_the_manifest() -> None:
     assert chapter_table(load_manifest()) in (KIT / "README.md").read_text(), (
         "README's chapter table is stale: run `dlnp readme` to regenerate it"
     )
+
+
+def test_submit_writes_the_archive_gradescope_unpacks(release: Path, tmp_path: Path) -> None:
+    import shutil
+    import zipfile
+
+    from autograder.gradescope_upload import stage_upload
+
+    done = make_submission(release, tmp_path / "done")
+    (done / "neural_network" / "__pycache__").mkdir(exist_ok=True)
+    (done / "neural_network" / "__pycache__" / "losses.cpython-311.pyc").write_bytes(b"\0")
+    proc = dlnp("submit", cwd=done)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    archive = done / "neural_network.zip"
+    assert "Gradescope" in proc.stdout and archive.is_file()
+    names = zipfile.ZipFile(archive).namelist()
+    assert "neural_network/losses.py" in names and all(n.startswith("neural_network/") for n in names)
+    assert not any("__pycache__" in n for n in names)
+    # Gradescope's runner, given the zip as uploaded and given it unzipped, grades the whole package
+    for unzip in (False, True):
+        upload = tmp_path / f"upload{unzip}"
+        upload.mkdir()
+        if unzip:
+            zipfile.ZipFile(archive).extractall(upload)
+        else:
+            shutil.copyfile(archive, upload / archive.name)
+        staged = stage_upload(upload, release / "neural_network", tmp_path / f"graded{unzip}", load_manifest(),
+                              tmp_path / f"scratch{unzip}")
+        assert staged is not None and staged.kind == "package" and not staged.from_stubs, staged
+        got = (staged.root / "neural_network" / "losses.py").read_text()
+        assert got == (done / "neural_network" / "losses.py").read_text()
+    # the same files give the same archive (fixed timestamps)
+    first = archive.read_bytes()
+    assert dlnp("submit", cwd=done).returncode == 0 and archive.read_bytes() == first
+
+
+def test_submit_warns_when_a_file_does_not_compile(release: Path, tmp_path: Path) -> None:
+    broken = make_submission(release, tmp_path / "broken")
+    (broken / "neural_network" / "metrics.py").write_text("def accuracy(:\n")
+    proc = dlnp("submit", cwd=broken)
+    assert proc.returncode == 1
+    assert "neural_network/metrics.py, line 1: SyntaxError" in proc.stdout
+
+
+def test_check_shows_points_progress_next_chapter_and_hand_in(release: Path, tmp_path: Path) -> None:
+    first_two = [f.name for c in load_manifest().chapters[:2] for f in c.functions]
+    partial = make_submission(release, tmp_path / "partial", implement=first_two)
+    proc = dlnp("check", cwd=partial)
+    assert proc.returncode == 0, proc.stdout
+    chapters = load_manifest().chapters
+    points = chapters[0].points + chapters[1].points
+    assert f"Progress: 2 of {len(chapters)} chapters pass every public check ({points} of " in proc.stdout
+    assert f"Next: chapter {chapters[2].id}, {chapters[2].title}" in proc.stdout
+    for route in ("dlnp submit", "git push", "nbgrader"):
+        assert route in proc.stdout

@@ -26,12 +26,11 @@ from scipy.special import expit
 from scipy.special import softmax as scipy_softmax
 from sklearn.metrics import log_loss
 
+from autograder.toolbox import Array, central_differences
 from solutions.activations import relu, relu_derivative, softmax
 from solutions.losses import cross_entropy
 from solutions.mlp import backward_mlp, forward_mlp, forward_perceptron
 from tests.conftest import GradeFn
-
-Array = np.ndarray[Any, Any]
 
 FINITE = st.floats(-1000.0, 1000.0, allow_nan=False, allow_infinity=False)
 MATRICES = hnp.arrays(np.float64, hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=8), elements=FINITE)
@@ -164,22 +163,6 @@ def _mean_ce(X: Array, y: Array, W1: Array, b1: Array, W2: Array, b2: Array) -> 
     return float(log_loss(np.argmax(y, axis=1), scipy_softmax(A1 @ W2 + b2, axis=1), labels=list(range(y.shape[1]))))
 
 
-def _central_differences(X: Array, y: Array, params: list[Array], step: float = 1e-6) -> list[Array]:
-    grads = []
-    for p in params:
-        g = np.zeros_like(p)
-        for idx in np.ndindex(p.shape):
-            old = p[idx]
-            p[idx] = old + step
-            plus = _mean_ce(X, y, *params)
-            p[idx] = old - step
-            minus = _mean_ce(X, y, *params)
-            p[idx] = old
-            g[idx] = (plus - minus) / (2 * step)
-        grads.append(g)
-    return grads
-
-
 @pytest.mark.parametrize("seed", range(5))
 def test_backward_mlp_matches_finite_differences(seed: int) -> None:
     rng = np.random.default_rng(100 + seed)
@@ -190,7 +173,8 @@ def test_backward_mlp_matches_finite_differences(seed: int) -> None:
     assert assume_far, "pick another seed: a hidden unit sits at the ReLU kink"
     A1, A2 = forward_mlp(X, W1, b1, W2, b2)
     grads = no_warnings(backward_mlp, X, A1, A2, y, W1, W2, Z1)
-    numeric = _central_differences(X, y, [W1.copy(), b1.copy(), W2.copy(), b2.copy()])
+    params = [W1.copy(), b1.copy(), W2.copy(), b2.copy()]
+    numeric = central_differences(lambda: _mean_ce(X, y, *params), params)
     for got, want, shape in zip(grads, numeric, [(d, h), (1, h), (h, k), (1, k)], strict=True):
         assert got.shape == shape
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-8)

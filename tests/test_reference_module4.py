@@ -18,25 +18,11 @@ import scipy.stats
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from autograder.toolbox import Array, numeric_gradient
 from solutions import conv, deep, metrics, momentum, pooling, regularization
 from solutions.losses import cross_entropy
 
-Array = np.ndarray[Any, Any]
 FAST = settings(max_examples=25, deadline=None)
-
-
-def numeric_grad(f: Callable[[], float], x: Array, h: float = 1e-6) -> Array:
-    """Central differences of the scalar ``f()`` with respect to every entry of ``x`` (restored)."""
-    grad = np.zeros_like(x, dtype=np.float64)
-    for idx in np.ndindex(x.shape):
-        old = x[idx]
-        x[idx] = old + h
-        plus = f()
-        x[idx] = old - h
-        minus = f()
-        x[idx] = old
-        grad[idx] = (plus - minus) / (2 * h)
-    return grad
 
 
 def assert_close(got: Array, want: Array, rtol: float = 1e-6, atol: float = 1e-8) -> None:
@@ -96,7 +82,7 @@ def test_backward_mlp_3layer_matches_finite_differences(dtype: Any) -> None:
     tol = {"rtol": 1e-4, "atol": 1e-5} if dtype == np.float32 else {"rtol": 1e-5, "atol": 1e-8}
     for param, grad in zip(params, grads, strict=True):
         assert grad.shape == param.shape
-        assert_close(grad, numeric_grad(loss, param), **tol)
+        assert_close(grad, numeric_gradient(loss, param), **tol)
 
 
 def deep_stack(rng: np.random.Generator, depth: int, width: int, d: int, k: int) -> tuple[list[Array], list[Array]]:
@@ -126,7 +112,7 @@ def test_gradient_norms_per_layer_match_finite_differences(activation: str) -> N
     norms = deep.gradient_norms_per_layer(X, y, weights, biases, activation=activation)
     assert_unchanged(before, (X, y, *weights, *biases))
     assert norms.shape == (4,)
-    want = [np.linalg.norm(numeric_grad(loss, W)) for W in weights]
+    want = [np.linalg.norm(numeric_gradient(loss, W)) for W in weights]
     assert_close(norms, np.array(want), rtol=1e-5)
 
 
@@ -246,9 +232,9 @@ def test_conv_backward_matches_finite_differences(shape: tuple[int, ...], kshape
     dX, dK, db = conv.conv_backward(dout, X, K, stride)
     assert_unchanged(before, (dout, X, K))
     assert (dX.shape, dK.shape, db.shape) == (X.shape, K.shape, (kshape[0],))
-    assert_close(dX, numeric_grad(loss, X), rtol=1e-6, atol=1e-7)
-    assert_close(dK, numeric_grad(loss, K), rtol=1e-6, atol=1e-7)
-    assert_close(db, numeric_grad(loss, b), rtol=1e-6, atol=1e-7)
+    assert_close(dX, numeric_gradient(loss, X), rtol=1e-6, atol=1e-7)
+    assert_close(dK, numeric_gradient(loss, K), rtol=1e-6, atol=1e-7)
+    assert_close(db, numeric_gradient(loss, b), rtol=1e-6, atol=1e-7)
     dX32, dK32, db32 = conv.conv_backward(*(a.astype(np.float32) for a in (dout, X, K)), stride)
     for got, want in ((dX32, dX), (dK32, dK), (db32, db)):
         assert_close(got, want, rtol=1e-4, atol=1e-5)
@@ -336,7 +322,7 @@ def test_max_pool_backward_matches_finite_differences_without_ties() -> None:
         def loss(size: int = size, stride: int | None = stride, dout: Array = dout) -> float:
             return float(np.sum(dout * pooling.max_pool(X, size, stride)))
 
-        assert_close(pooling.max_pool_backward(dout, X, size, stride), numeric_grad(loss, X, h=1e-3))
+        assert_close(pooling.max_pool_backward(dout, X, size, stride), numeric_gradient(loss, X, step=1e-3))
 
 
 def test_max_pool_defaults_float32_and_errors() -> None:
@@ -361,7 +347,7 @@ def test_l2_regularization_and_gradient() -> None:
     assert np.ndim(penalty) == 0
     assert penalty == pytest.approx(0.1 * np.sum(W**2))  # no factor 1/2
     grad = regularization.l2_gradient(W, 0.1)
-    assert_close(grad, numeric_grad(lambda: regularization.l2_regularization(W, 0.1), W))
+    assert_close(grad, numeric_gradient(lambda: regularization.l2_regularization(W, 0.1), W))
     assert_unchanged(before, (W,))
     assert regularization.l2_regularization(W.astype(np.float32), 0.1) == pytest.approx(penalty, rel=1e-5)
 

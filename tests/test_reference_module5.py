@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from autograder.toolbox import Array, numeric_gradient
 from solutions.activations import sigmoid, softmax
 from solutions.framework import (
     SGD,
@@ -51,22 +52,6 @@ from solutions.layers import (
 )
 from solutions.losses import binary_cross_entropy, cross_entropy
 
-Array = np.ndarray[Any, Any]
-
-
-def numeric_grad(f: Callable[[], float], x: Array, h: float = 1e-6) -> Array:
-    """Central differences of ``f()`` with respect to ``x``, perturbed in place and restored."""
-    grad = np.zeros_like(x, dtype=np.float64)
-    for idx in np.ndindex(x.shape):
-        old = x[idx]
-        x[idx] = old + h
-        plus = f()
-        x[idx] = old - h
-        minus = f()
-        x[idx] = old
-        grad[idx] = (plus - minus) / (2 * h)
-    return grad
-
 
 def rel_err(a: Array, b: Array) -> float:
     return float(np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), 1e-300))
@@ -91,7 +76,7 @@ def test_activation_backward_matches_finite_differences(cls: type, rng: np.rando
     G = rng.normal(size=(5, 4))  # upstream gradient: L = sum(G * layer(Z))
     layer.forward(Z)
     dZ = layer.backward(G)
-    want = numeric_grad(lambda: float(np.sum(G * cls().forward(Z))), Z)
+    want = numeric_gradient(lambda: float(np.sum(G * cls().forward(Z))), Z)
     assert dZ.shape == Z.shape
     assert rel_err(dZ, want) < 1e-8
 
@@ -109,9 +94,9 @@ def test_linear_backward_matches_finite_differences(rng: np.random.Generator) ->
     dX = layer.backward(G)
     dW, db = layer.dW.copy(), layer.db.copy()
     assert dX.shape == X.shape and dW.shape == (4, 3) and db.shape == (1, 3)
-    assert rel_err(dX, numeric_grad(f, X)) < 1e-8
-    assert rel_err(dW, numeric_grad(f, layer.W)) < 1e-8
-    assert rel_err(db, numeric_grad(f, layer.b)) < 1e-8
+    assert rel_err(dX, numeric_gradient(f, X)) < 1e-8
+    assert rel_err(dW, numeric_gradient(f, layer.W)) < 1e-8
+    assert rel_err(db, numeric_gradient(f, layer.b)) < 1e-8
 
 
 def test_linear_gradients_are_overwritten_not_accumulated_nor_averaged(
@@ -183,7 +168,7 @@ def test_cross_entropy_backward_is_the_softmax_logit_gradient(rng: np.random.Gen
     np.testing.assert_allclose(loss, cross_entropy(softmax(Z), Y))
     dZ = ce.backward()
     np.testing.assert_allclose(dZ, (softmax(Z) - Y) / n)  # averaged exactly once
-    want = numeric_grad(lambda: CrossEntropyLoss().forward(softmax(Z), labels), Z)
+    want = numeric_gradient(lambda: CrossEntropyLoss().forward(softmax(Z), labels), Z)
     assert rel_err(dZ, want) < 1e-8
     # one-hot targets give the same loss and gradient as integer labels
     ce2 = CrossEntropyLoss()
@@ -196,13 +181,13 @@ def test_bce_and_mse_backward_match_finite_differences(rng: np.random.Generator)
     y = rng.integers(0, 2, size=(7, 1)).astype(float)
     bce = BCELoss()
     np.testing.assert_allclose(bce.forward(sigmoid(Z), y), binary_cross_entropy(sigmoid(Z), y))
-    want = numeric_grad(lambda: BCELoss().forward(sigmoid(Z), y), Z)
+    want = numeric_gradient(lambda: BCELoss().forward(sigmoid(Z), y), Z)
     assert rel_err(bce.backward(), want) < 1e-8  # with respect to the logits
 
     P, T = rng.normal(size=(7, 2)), rng.normal(size=(7, 2))
     mse = MSELoss()
     np.testing.assert_allclose(mse.forward(P, T), np.mean((P - T) ** 2))
-    assert rel_err(mse.backward(), numeric_grad(lambda: MSELoss().forward(P, T), P)) < 1e-8
+    assert rel_err(mse.backward(), numeric_gradient(lambda: MSELoss().forward(P, T), P)) < 1e-8
     # (n,) targets are reshaped to the prediction's shape
     np.testing.assert_allclose(MSELoss().forward(P[:, :1], T[:, 0]), np.mean((P[:, 0] - T[:, 0]) ** 2))
 
@@ -229,7 +214,7 @@ def model_grads_by_finite_differences(model: Sequential, loss: Any, X: Array, y:
     def f() -> float:
         return float(loss.forward(model.forward(X), y))
 
-    return [numeric_grad(f, getattr(p, name)) for p in model.parameters() for name in ("W", "b")]
+    return [numeric_gradient(f, getattr(p, name)) for p in model.parameters() for name in ("W", "b")]
 
 
 @pytest.mark.parametrize(

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import shutil
+import subprocess
+import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 
 from dlnp.manifest import load_manifest
 from instructor.release import build_release
+from instructor.submissions import make_submission
 
 KIT = Path(__file__).resolve().parent.parent
 MANIFEST = load_manifest()
@@ -138,3 +143,68 @@ def test_student_tools_never_import_the_kit(release: Path) -> None:
                      else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
             for name in names:
                 assert name.split(".")[0] not in ("solutions", "autograder"), f"{path.name} imports {name}"
+
+
+# --------------------------------------------------------------------------- a good student project
+
+
+def _tool(name: str) -> str:
+    path = Path(sys.executable).parent / name
+    assert path.exists(), f"{name} is a dev dependency of the kit (pip install -e '.[dev]')"
+    return str(path)
+
+
+def _lint(project: Path) -> None:
+    ruff = subprocess.run([_tool("ruff"), "check", "--no-cache", "."], cwd=project, capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert ruff.returncode == 0, ruff.stdout[-4000:]
+    pyright = subprocess.run([_tool("pyright")], cwd=project, capture_output=True, text=True, timeout=900,
+                             check=False)
+    assert pyright.returncode == 0 and "0 errors" in pyright.stdout, pyright.stdout[-4000:]
+
+
+def test_stubs_are_clean_under_the_releases_own_ruff_and_pyright(release: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "stubs"
+    shutil.copytree(release, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    _lint(copy)
+
+
+def test_a_correct_solution_is_clean_under_the_releases_own_ruff_and_pyright(release: Path, tmp_path: Path) -> None:
+    _lint(make_submission(release, tmp_path / "solved"))
+
+
+def test_gitignore_keeps_environments_caches_and_outputs_out(release: Path, tmp_path: Path) -> None:
+    project = make_submission(release, tmp_path / "repo")
+    clutter = [".venv/bin/python", "venv/pyvenv.cfg", "capstone/report.json", "capstone/curves.png",
+               "notebooks/.ipynb_checkpoints/ch0-checkpoint.ipynb", "neural_network/__pycache__/basics.cpython-311.pyc",
+               ".pytest_cache/v/cache", ".ruff_cache/CACHEDIR.TAG", "neural_network.zip",
+               "neural_network_workbook.egg-info/PKG-INFO", "build/lib/x.py", ".DS_Store"]
+    for rel in clutter:
+        (project / rel).parent.mkdir(parents=True, exist_ok=True)
+        (project / rel).write_text("x")
+    git = ["git", "-c", "user.name=student", "-c", "user.email=s@example.org"]
+    subprocess.run([*git, "init", "-q"], cwd=project, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=project, check=True)
+    tracked = set(subprocess.run([*git, "ls-files"], cwd=project, capture_output=True, text=True,
+                                 check=True).stdout.split())
+    assert not tracked & set(clutter), sorted(tracked & set(clutter))
+    for rel in ("neural_network/losses.py", "tests/test_ch2_1.py", "notebooks/ch0.ipynb", "README.md",
+                "pyproject.toml", ".gitignore", "chapters/ch0.md", "dlnp/selfcheck.py"):
+        assert rel in tracked, f"{rel} must be committed"
+    assert len(tracked) < 200
+
+
+def test_readme_states_python_routes_and_reachable_capstone_targets(release: Path) -> None:
+    readme = (release / "README.md").read_text()
+    project = tomllib.loads((release / "pyproject.toml").read_text())
+    assert project["project"]["requires-python"] == ">=3.11" and "Python 3.11 or newer" in readme
+    assert "jupyterlab" in " ".join(project["project"]["optional-dependencies"]["notebooks"])
+    for route in ("dlnp submit", "Gradescope", "git push", "GitHub Classroom", "nbgrader"):
+        assert route in readme, route
+    assert "dlnp capstone cnn" in readme and "about 95%" in readme
+    assert "dlnp train" not in readme
+    assert "dlnp train" not in (release / "chapters" / "ch4_5.md").read_text(), "students have no `dlnp train`"
+
+
+def test_release_conftest_enforces_numpy_only(release: Path) -> None:
+    assert "install_numpy_only" in (release / "tests" / "conftest.py").read_text()

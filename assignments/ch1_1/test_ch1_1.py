@@ -36,6 +36,14 @@ def test_one_dimensional_input() -> None:
     check_array(got, np.array([-S, 0.0, S]), name="normalize(np.array([2.0, 4.0, 6.0]))")
 
 
+def test_tiny_but_nonzero_std_is_still_divided() -> None:
+    # std 8.2e-10 and 8.2e-7: not zero, so both columns scale to (-sqrt(1.5), 0, sqrt(1.5)) exactly
+    X = np.array([[0.0, 0.0], [1e-9, 1e-6], [2e-9, 2e-6]])
+    check_array(normalize(X), np.array([[-S, -S], [0.0, 0.0], [S, S]]), name="normalize of tiny columns",
+                hint="A column is 'zero-std' only when its std is exactly 0: no epsilon added to the std, "
+                     "no tolerance such as std < 1e-8 (see the docstring).")
+
+
 def test_columns_have_mean_0_and_std_1() -> None:
     rng = np.random.default_rng(1)
     X = rng.normal(size=(20, 4)) * np.array([1.0, 10.0, 100.0, 0.1]) + np.array([5.0, -3.0, 50.0, 0.0])

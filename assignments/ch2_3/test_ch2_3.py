@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from dlnp.testing import check_array, check_scalar
+from dlnp.testing import Mistake, check_array, check_scalar, read_only
 from neural_network.activations import sigmoid
 from neural_network.losses import binary_cross_entropy
 from neural_network.optimization import gradient_descent
@@ -18,6 +18,7 @@ from neural_network.optimization import gradient_descent
 pytestmark = pytest.mark.chapter("2.3")
 
 X = np.array([[1.0], [2.0], [3.0], [4.0], [5.0]])
+read_only(X)  # a function that writes into its inputs fails at once
 Y = 2 * X + 1
 
 
@@ -44,6 +45,19 @@ def test_batches_follow_the_permutation() -> None:
     assert seen == expected, (
         f"batches seen: {seen}, expected {expected}. Each epoch draws ONE perm = rng.permutation(n) and "
         "takes consecutive slices perm[0:2], perm[2:4], perm[4:5] (the last one smaller).")
+
+
+def test_one_epoch_with_a_smaller_last_batch() -> None:
+    # default_rng(0) draws perm = [2, 4, 3, 0, 1]: batches {x = 3, 5}, {x = 4, 1}, then {x = 2} alone.
+    # By hand (lr = 0.1): W, b = (3.8, 0.9), then (2.295, 0.46), then the last batch of ONE sample
+    # has error 0.05: grad_W = 2 * 0.05 / 1 = 0.1, so W = 2.285 and b = 0.455.
+    W, b, _ = gradient_descent(X, Y, np.zeros((1, 1)), np.zeros((1, 1)), lr=0.1, num_epochs=1, batch_size=2,
+                               loss_fn=_sum_of_squares, rng=np.random.default_rng(0))
+    check_array(W, np.array([[2.285]]), name="W after one epoch of batches of 2", mistakes=[
+        Mistake("divided by batch_size", np.array([[2.29]]),
+                "The last batch has 1 sample, not batch_size = 2: divide by the size of the CURRENT batch."),
+    ])
+    check_array(b, np.array([[0.455]]), name="b after one epoch of batches of 2")
 
 
 def test_same_seed_same_result() -> None:

@@ -10,12 +10,13 @@ import warnings
 import numpy as np
 import pytest
 
-from dlnp.testing import Mistake, check_array
+from dlnp.testing import Mistake, check_array, read_only
 from neural_network.mlp import forward_perceptron
 
 pytestmark = pytest.mark.chapter("3.1")
 
 GATE_INPUTS = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+read_only(GATE_INPUTS)  # a function that writes into its inputs fails at once
 
 
 def _sigma(z: float) -> float:

@@ -11,12 +11,13 @@ import warnings
 import numpy as np
 import pytest
 
-from dlnp.testing import Mistake, check_array
+from dlnp.testing import Mistake, check_array, read_only
 from neural_network.activations import relu, relu_derivative, softmax
 
 pytestmark = pytest.mark.chapter("3.2")
 
 Z_EXAMPLE = np.array([[-1.0, 2.0], [0.0, -3.0], [4.0, -0.5]])
+read_only(Z_EXAMPLE)  # a function that writes into its inputs fails at once
 
 
 def test_relu_example() -> None:

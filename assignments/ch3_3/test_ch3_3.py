@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 import pytest
 
-from dlnp.testing import Mistake, check_array, check_scalar, check_tuple
+from dlnp.testing import Mistake, check_array, check_scalar, check_tuple, read_only
 from neural_network.losses import cross_entropy
 from neural_network.mlp import forward_mlp
 
@@ -21,10 +21,21 @@ W1 = np.array([[1.0, -1.0, 0.5], [0.5, 1.0, -1.0]])
 b1 = np.array([[0.0, 0.5, 0.0]])
 W2 = np.array([[1.0, -1.0], [0.5, 0.5], [-1.0, 1.0]])
 b2 = np.array([[0.0, 0.0]])
+read_only(X, W1, b1, W2, b2)  # a function that writes into its inputs fails at once
 
 
 def _sigma(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-z))
+
+
+def _softmax_over_columns(Z: np.ndarray) -> np.ndarray:
+    """The known wrong answer: softmax along axis 0 (each COLUMN sums to 1)."""
+    E = np.exp(Z - Z.max(axis=0, keepdims=True))
+    return E / E.sum(axis=0, keepdims=True)
+
+
+WRONG_AXIS = ("Each COLUMN of your A2 sums to 1, not each row: softmax goes along the last axis "
+              "(axis=1, keepdims=True), one distribution per sample.")
 
 
 def test_forward_example() -> None:
@@ -38,6 +49,7 @@ def test_forward_example() -> None:
     expected = np.array([[_sigma(4.0), _sigma(-4.0)], [_sigma(-2.0), _sigma(2.0)]])  # 0.9820 0.0180 / 0.1192 0.8808
     check_array(A2, expected, name="A2", mistakes=[
         Mistake("returned Z2", np.array([[2.75, -1.25], [-1.0, 1.0]]), "A2 is softmax(Z2), not Z2."),
+        Mistake("wrong softmax axis", _softmax_over_columns(np.array([[2.75, -1.25], [-1.0, 1.0]])), WRONG_AXIS),
     ], hint="softmax row-wise: each row of A2 sums to 1.")
 
 
@@ -48,6 +60,10 @@ def test_forward_solves_xor() -> None:
                          2, name="forward_mlp on XOR", parts="A1, A2")
     check_array(A1, np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 0.0], [2.0, 1.0]]), name="A1 for XOR")
     labels = np.array([0, 1, 1, 0])
+    Z2 = np.array([[2.0, -2.0], [-2.0, 2.0], [-2.0, 2.0], [2.0, -2.0]])  # A1 @ W2 + b2, by hand
+    check_array(A2, np.eye(2)[labels] * (_sigma(4.0) - _sigma(-4.0)) + _sigma(-4.0), name="A2 for XOR", mistakes=[
+        Mistake("wrong softmax axis", _softmax_over_columns(Z2), WRONG_AXIS),
+    ])
     check_array(A2[np.arange(4), labels], np.full(4, _sigma(4.0)), name="probability of the correct class")
 
 
@@ -76,7 +92,7 @@ def test_cross_entropy_example() -> None:
 
 
 def test_cross_entropy_of_the_forward_example() -> None:
-    _, A2 = forward_mlp(X, W1, b1, W2, b2)
+    A2 = np.array([[_sigma(4.0), _sigma(-4.0)], [_sigma(-2.0), _sigma(2.0)]])  # the A2 of test_forward_example
     expected = -(math.log(_sigma(4.0)) + math.log(_sigma(2.0))) / 2  # 0.0725
     check_scalar(cross_entropy(A2, np.eye(2)), expected, name="cross_entropy(A2, y)", atol=1e-6)
 

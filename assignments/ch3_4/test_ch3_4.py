@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pytest
 
-from dlnp.testing import Mistake, check_array, check_tuple
+from dlnp.testing import Mistake, check_array, check_tuple, gradient_check_mistakes, read_only
 from neural_network.mlp import backward_mlp
 
 pytestmark = pytest.mark.chapter("3.4")
@@ -21,6 +21,7 @@ W1 = np.array([[1.0, -1.0, 0.5], [0.5, 1.0, -1.0]])
 b1 = np.array([[0.0, 0.5, 0.0]])
 W2 = np.array([[1.0, -1.0], [0.5, 0.5], [-1.0, 1.0]])
 y = np.eye(2)
+read_only(X, W1, b1, W2, y)  # a function that writes into its inputs fails at once
 NAMES = ("grad_W1", "grad_b1", "grad_W2", "grad_b2")
 
 
@@ -99,7 +100,7 @@ def test_gradient_check_with_your_numerical_gradient() -> None:
         return forward_mlp(X_, p["W1"], p["b1"], p["W2"], p["b2"])[1]
 
     try:
-        A1, A2 = forward_mlp(Xr, params["W1"], params["b1"], params["W2"], params["b2"])
+        A1, A2 = forward_mlp(Xr.copy(), *(params[key].copy() for key in ("W1", "b1", "W2", "b2")))
         cross_entropy(A2, yr)
     except NotImplementedError:
         pytest.skip("finish chapter 3.3 first: this check runs your forward_mlp and cross_entropy")
@@ -107,9 +108,10 @@ def test_gradient_check_with_your_numerical_gradient() -> None:
         numeric = numerical_gradient(Xr, yr, {key: v.copy() for key, v in params.items()}, cross_entropy, forward_fn)
     except NotImplementedError:
         pytest.skip("finish chapter 2.4 first: this check uses your numerical_gradient")
-    got = check_tuple(backward_mlp(Xr, A1, A2, yr, params["W1"], params["W2"], Z1), 4,
+    got = check_tuple(backward_mlp(*(a.copy() for a in (Xr, A1, A2, yr, params["W1"], params["W2"], Z1))), 4,
                       name="backward_mlp(...)", parts=", ".join(NAMES))
     for name, key, g in zip(NAMES, ("W1", "b1", "W2", "b2"), got, strict=True):
         check_array(g, numeric[key], name=f"{name} against numerical_gradient", rtol=1e-4, atol=1e-7,
-                    hint="If your numerical_gradient or forward_mlp is wrong, this comparison is too: "
-                         "their own chapters' checks come first.")
+                    mistakes=gradient_check_mistakes(numeric[key], n),
+                    hint="If your numerical_gradient (2.4), forward_mlp or cross_entropy (3.3) is wrong, this "
+                         "comparison is too: their own chapters' checks come first.")

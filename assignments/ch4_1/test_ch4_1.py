@@ -11,7 +11,7 @@ import itertools
 import numpy as np
 import pytest
 
-from dlnp.testing import Mistake, check_array, check_tuple
+from dlnp.testing import Mistake, check_array, check_tuple, gradient_check_mistakes
 from neural_network.deep import backward_mlp_3layer, forward_mlp_3layer, gradient_norms_per_layer
 
 pytestmark = pytest.mark.chapter("4.1")
@@ -65,7 +65,7 @@ def test_gradient_check_with_your_numerical_gradient() -> None:
     y = np.eye(2)[[1, 0, 0, 1, 1]]
     params = {"W1": W1, "b1": b1, "W2": W2, "b2": b2, "W3": W3, "b3": b3}
     Z1 = X @ W1 + b1
-    A1, A2, A3 = forward_mlp_3layer(X, W1, b1, W2, b2, W3, b3)
+    A1, A2, A3 = forward_mlp_3layer(*(a.copy() for a in (X, W1, b1, W2, b2, W3, b3)))
     Z2 = A1 @ W2 + b2
     assert min(np.min(np.abs(Z1)), np.min(np.abs(Z2))) > 1e-3  # away from the ReLU kink
 
@@ -76,11 +76,14 @@ def test_gradient_check_with_your_numerical_gradient() -> None:
         numeric = numerical_gradient(X, y, {k: v.copy() for k, v in params.items()}, cross_entropy, forward_fn)
     except NotImplementedError:
         pytest.skip("finish chapters 2.4 and 3.3 first: this check uses your numerical_gradient and cross_entropy")
-    grads = backward_mlp_3layer(X, A1, A2, A3, y, W1, W2, W3, Z1, Z2)
+    grads = backward_mlp_3layer(*(a.copy() for a in (X, A1, A2, A3, y, W1, W2, W3, Z1, Z2)))
     for name, key, g in zip(NAMES, params, grads, strict=True):
         check_array(g, numeric[key], name=f"{name} against numerical_gradient", rtol=1e-4, atol=1e-7,
                     mistakes=[Mistake("missing 1/n", 5 * numeric[key], "Your gradient is n = 5 times too large: "
-                                      "delta3 = (A3 - y) / n.")])
+                                      "delta3 = (A3 - y) / n."),
+                              *gradient_check_mistakes(numeric[key], 5)],
+                    hint="If your numerical_gradient (2.4) or cross_entropy (3.3) is wrong, this comparison "
+                         "is too: their own chapters' checks come first.")
 
 
 def test_gradient_norms_vanish_with_sigmoid() -> None:
@@ -97,5 +100,31 @@ def test_gradient_norms_vanish_with_sigmoid() -> None:
         "multiplied by sigmoid(Z) * (1 - sigmoid(Z))?")
     relu = np.asarray(gradient_norms_per_layer(X, y, [w * np.sqrt(2) for w in weights], biases, activation="relu"))
     assert relu[0] > 1e-2 * relu[-1], "with ReLU and He-scaled weights the gradient should not vanish"
-    with pytest.raises(ValueError):
+    try:
         gradient_norms_per_layer(X, y, weights, biases, activation="tanh")
+    except ValueError:
+        return
+    raise AssertionError("gradient_norms_per_layer with activation='tanh' must raise ValueError (the docstring's "
+                         "Raises section).")
+
+
+def test_masks_are_zero_where_z_equals_zero() -> None:
+    # hidden unit 2 of layer 1 has Z1 = (-0.5, 0.0): off for both samples, so its gradients are exactly 0
+    X = np.array([[1.0, 2.0], [0.0, -1.0]])
+    W1 = np.array([[1.0, -1.0, 1.0], [0.5, 1.0, -0.5]])
+    b1 = np.array([[0.0, 0.5, -0.5]])
+    W2 = np.array([[1.0, -1.0], [0.5, 0.5], [-1.0, 1.0]])
+    b2 = np.array([[0.1, -0.2]])
+    W3 = np.array([[1.0, -1.0], [0.5, 0.5]])
+    Z1 = X @ W1 + b1
+    assert Z1[1, 2] == 0.0
+    A1 = np.maximum(Z1, 0.0)
+    Z2 = A1 @ W2 + b2
+    A2 = np.maximum(Z2, 0.0)
+    A3 = np.array([[0.6, 0.4], [0.3, 0.7]])                  # any probabilities will do here
+    grads = check_tuple(backward_mlp_3layer(X, A1, A2, A3, np.eye(2), W1, W2, W3, Z1, Z2), 6,
+                        name="backward_mlp_3layer(...)", parts=", ".join(NAMES))
+    check_array(np.asarray(grads[0])[:, 2], np.zeros(2), name="grad_W1[:, 2] of a unit with Z1 <= 0",
+                hint="The ReLU masks are Z1 > 0 and Z2 > 0: 0 where Z == 0 exactly (not Z >= 0).")
+    check_array(np.asarray(grads[1]).reshape(-1)[2], 0.0, name="grad_b1[2] of a unit with Z1 <= 0",
+                hint="The ReLU masks are Z1 > 0 and Z2 > 0: 0 where Z == 0 exactly (not Z >= 0).")

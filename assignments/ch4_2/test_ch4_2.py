@@ -8,13 +8,14 @@ shapes (overlapping and non-dividing strides) and float32.
 import numpy as np
 import pytest
 
-from dlnp.testing import Mistake, check_array, check_tuple
+from dlnp.testing import Mistake, check_array, check_tuple, read_only
 from neural_network.conv import conv2d, conv_backward, conv_forward
 
 pytestmark = pytest.mark.chapter("4.2")
 
 IMAGE = np.array([[1.0, 2.0, 0.0, 1.0], [0.0, 1.0, 3.0, 1.0], [2.0, 0.0, 1.0, 2.0], [1.0, 1.0, 0.0, 0.0]])
 KERNEL = np.array([[1.0, 0.0], [0.0, -1.0]])
+read_only(IMAGE, KERNEL)  # a function that writes into its inputs fails at once
 
 
 def test_worked_example() -> None:
@@ -68,3 +69,15 @@ def test_conv_backward_against_finite_differences() -> None:
             numeric[idx] = (plus - minus) / 2e-6
         check_array(g, numeric, name=f"{name} of conv_backward", rtol=1e-5, atol=1e-7,
                     hint="dK and db are SUMMED over the batch; db has shape (F,); overlapping windows add up in dX.")
+
+
+@pytest.mark.parametrize(("kernel", "stride", "what"), [
+    (np.ones((5, 2)), 1, "a kernel taller than the image"),
+    (KERNEL, 0, "stride=0"),
+])
+def test_conv2d_raises_value_error(kernel: np.ndarray, stride: int, what: str) -> None:
+    try:
+        conv2d(IMAGE.copy(), kernel.copy(), stride)
+    except ValueError:
+        return
+    raise AssertionError(f"conv2d with {what} must raise ValueError (the docstring's Raises section).")

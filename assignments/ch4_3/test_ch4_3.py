@@ -8,13 +8,14 @@ other strides and float32.
 import numpy as np
 import pytest
 
-from dlnp.testing import Mistake, check_array
+from dlnp.testing import Mistake, check_array, read_only
 from neural_network.pooling import max_pool, max_pool_backward
 
 pytestmark = pytest.mark.chapter("4.3")
 
 X = np.array([[1.0, 3.0, 2.0, 0.0], [4.0, 2.0, 1.0, 5.0], [0.0, 1.0, 3.0, 3.0], [2.0, 2.0, 1.0, 0.0]])
 DOUT = np.array([[10.0, 20.0], [30.0, 40.0]])
+read_only(X, DOUT)  # a function that writes into its inputs fails at once
 
 
 def test_worked_example() -> None:

@@ -8,12 +8,13 @@ keep probabilities and float32.
 import numpy as np
 import pytest
 
-from dlnp.testing import Mistake, check_array, check_scalar, check_tuple
+from dlnp.testing import Mistake, check_array, check_scalar, check_tuple, read_only
 from neural_network.regularization import dropout, l2_gradient, l2_regularization
 
 pytestmark = pytest.mark.chapter("4.4")
 
 W = np.array([[1.0, -2.0], [0.5, 0.0]])
+read_only(W)  # a function that writes into its inputs fails at once
 
 
 def test_l2_worked_example() -> None:
@@ -42,5 +43,10 @@ def test_dropout_keep_everything() -> None:
     A = np.arange(6.0).reshape(2, 3)
     A_drop, _ = dropout(A, 1.0, np.random.default_rng(0))
     check_array(A_drop, A, name="dropout(A, p=1.0)[0]", hint="p = 1 keeps everything")
-    with pytest.raises(ValueError):
-        dropout(A, 0.0)
+    for p in (0.0, -0.5, 1.5):
+        try:
+            dropout(A.copy(), p, np.random.default_rng(0))
+        except ValueError:
+            continue
+        raise AssertionError(f"dropout with p={p} must raise ValueError: p is a keep probability in (0, 1] "
+                             "(the docstring's Raises section).")

@@ -45,3 +45,4 @@ def test_accuracy_examples() -> None:
     check_scalar(accuracy(np.array([[0.5], [0.2]]), np.array([[1.0], [0.0]])), 1.0,
                  name="accuracy of (n, 1) probabilities", hint="0.5 counts as class 1 (>= 0.5)")
     check_scalar(accuracy(np.array([2, 0, 1, 1]), np.array([2, 0, 0, 1])), 0.75, name="accuracy(labels, labels)")
+

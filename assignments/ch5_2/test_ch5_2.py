@@ -177,3 +177,17 @@ def test_decision_grid() -> None:
     check_array(xx[0], np.linspace(X[:, 0].min() - 0.5, X[:, 0].max() + 0.5, 30), name="first row of xx",
                 hint="xx varies along axis 1 over [min - margin, max + margin] of the first feature")
     check_array(labels.ravel(), model.predict(np.column_stack([xx.ravel(), yy.ravel()])), name="labels of the grid")
+
+
+def test_randomness_comes_from_the_rng_you_are_given() -> None:
+    X, y = np.arange(20.0).reshape(10, 2), np.arange(10.0).reshape(-1, 1)
+    hint = ("Draw from the rng argument (rng.standard_normal, rng.permutation), never from np.random's "
+            "global functions: the same seed must give the same result.")
+    for name, run in (
+        ("xavier_init(3, 4, rng)", lambda rng: xavier_init(3, 4, rng)),
+        ("he_init(3, 4, rng)", lambda rng: he_init(3, 4, rng)),
+        ("make_xor(8, 0.1, rng)[0]", lambda rng: make_xor(8, 0.1, rng)[0]),
+        ("the first batch of create_batches(X, y, 3, True, rng)", lambda rng: create_batches(X, y, 3, True, rng)[0][0]),
+    ):
+        first, again = run(np.random.default_rng(5)), run(np.random.default_rng(5))
+        check_array(again, first, name=f"{name} with a second default_rng(5)", hint=hint)

@@ -16,12 +16,12 @@ from typing import Any
 import numpy as np
 
 from autograder.harness import Fixture, Seed, Student, StudentError, grade, reference, reference_args, seed_from
+from autograder.toolbox import Array
 from dlnp.testing import Feedback, Mistake, check_array, check_scalar, check_tuple, describe
 from solutions import losses as ref_losses
 
 CHAPTER = "2.2"
 
-Array = np.ndarray[Any, Any]
 
 
 # --------------------------------------------------------------------------- trusted simulator

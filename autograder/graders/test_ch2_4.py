@@ -13,11 +13,11 @@ from typing import Any
 import numpy as np
 
 from autograder.harness import Fixture, InputMutated, Student, grade, reference, reference_args
+from autograder.toolbox import Array
 from dlnp.testing import Feedback, Mistake, check_array, check_scalar, describe
 
 CHAPTER = "2.4"
 
-Array = np.ndarray[Any, Any]
 Params = dict[str, Array]
 
 

@@ -13,8 +13,11 @@ the reference, so a broken ``forward_mlp`` never matters. The gradients are chec
   convention) and a square W2 (so a missing transpose computes and can be named).
 
 One mistake is scored once: a result built on the student's own ``relu_derivative``
-(chapter 3.2) of Z1 or of A1 as the mask is accepted too. A mask from ``A1 > 0``
-equals ``Z1 > 0``.
+(chapter 3.2) of Z1 or of A1 as the mask is accepted too; that function is evaluated in
+a fresh worker that never saw the graded call. A mask from ``A1 > 0`` equals ``Z1 > 0``.
+
+Every gradient is checked and every wrong one is reported with its own likely mistake
+(a wrong grad_W1 AND scalar bias gradients hear about both).
 """
 
 from __future__ import annotations
@@ -24,12 +27,12 @@ from typing import Any
 
 import numpy as np
 
-from autograder.harness import Student, StudentRaised, grade, reference
-from dlnp.testing import Feedback, Mistake, check_array, check_tuple
+from autograder.harness import Student, StudentRaised, fresh_worker, grade, reference
+from autograder.toolbox import Array, central_differences, random_one_hot
+from dlnp.testing import Feedback, Mistake, check_all, check_array, check_tuple
 
 CHAPTER = "3.4"
 
-Array = np.ndarray[Any, Any]
 Grads = tuple[Array, Array, Array, Array]
 NAMES = ("grad_W1", "grad_b1", "grad_W2", "grad_b2")
 CHECK_ORDER = (2, 3, 0, 1)  # backprop order: an error upstream is named where it starts
@@ -45,10 +48,6 @@ def _forward(X: Array, W1: Array, b1: Array, W2: Array, b2: Array, y: Array) -> 
     return X, A1, A2, y, W1, W2, Z1
 
 
-def _one_hot(rng: np.random.Generator, n: int, k: int) -> Array:
-    return np.eye(k)[rng.integers(0, k, size=n)]
-
-
 def _smooth_network(rng: np.random.Generator) -> tuple[Array, ...]:
     """A random network whose hidden pre-activations stay at least 0.05 away from 0."""
     n, d = int(rng.integers(3, 10)), int(rng.integers(2, 6))
@@ -62,7 +61,7 @@ def _smooth_network(rng: np.random.Generator) -> tuple[Array, ...]:
     for _ in range(1000):
         b1 = rng.normal(scale=0.5, size=(1, h))
         if np.min(np.abs(X @ W1 + b1)) >= 0.05:
-            return X, W1, b1, W2, b2, _one_hot(rng, n, k)
+            return X, W1, b1, W2, b2, random_one_hot(rng, n, k)
     raise RuntimeError("could not draw a network away from the ReLU kink")  # probability ~1e-80
 
 
@@ -77,7 +76,7 @@ def _kink_network(rng: np.random.Generator) -> tuple[Array, ...]:
         b1[0, j] = -(X[0] @ W1[:, j])                          # exact: Z1[0, j] == 0.0
     W2 = rng.normal(size=(h, h))
     b2 = rng.normal(scale=0.5, size=(1, h))
-    return X, W1, b1, W2, b2, _one_hot(rng, n, h)
+    return X, W1, b1, W2, b2, random_one_hot(rng, n, h)
 
 
 # ----------------------------------------------------------------------------- oracles
@@ -92,19 +91,9 @@ def _finite_differences(X: Array, W1: Array, b1: Array, W2: Array, b2: Array, y:
                         step: float = 1e-6) -> Grads:
     """Central differences of the mean cross-entropy with respect to W1, b1, W2, b2."""
     params = [W1.copy(), b1.copy(), W2.copy(), b2.copy()]
-    grads: list[Array] = []
-    for p in params:
-        g = np.zeros_like(p)
-        for idx in np.ndindex(p.shape):
-            old = p[idx]
-            p[idx] = old + step
-            plus = _mean_cross_entropy(X, params[0], params[1], params[2], params[3], y)
-            p[idx] = old - step
-            minus = _mean_cross_entropy(X, params[0], params[1], params[2], params[3], y)
-            p[idx] = old
-            g[idx] = (plus - minus) / (2 * step)
-        grads.append(g)
-    return grads[0], grads[1], grads[2], grads[3]
+    W1c, b1c, W2c, b2c = params
+    g = central_differences(lambda: _mean_cross_entropy(X, W1c, b1c, W2c, b2c, y), params, step)
+    return g[0], g[1], g[2], g[3]
 
 
 def _backprop(X: Array, A1: Array, A2: Array, y: Array, W1: Array, W2: Array, Z1: Array, *,
@@ -193,34 +182,42 @@ def _call(student: Student, args: tuple[Array, ...]) -> tuple[Any, ...]:
     return check_tuple(got, 4, name=name, parts="grad_W1, grad_b1, grad_W2, grad_b2")
 
 
-def _all_close(got: Sequence[Any], want: Sequence[Array], inputs: Sequence[Any]) -> bool:
+def _all_close(got: Sequence[Any], want: Sequence[Array], inputs: Sequence[Any],
+               rtol: float | None = None, atol: float | None = None) -> bool:
     for g, w in zip(got, want, strict=True):
         try:
-            check_array(g, w, name="", inputs=inputs)
+            check_array(g, w, name="", inputs=inputs, rtol=rtol, atol=atol)
         except Feedback:
             return False
     return True
 
 
 def _own_mask_grads(student: Student, args: tuple[Array, ...]) -> list[Grads]:
-    """The gradients with the student's own relu_derivative(Z1) or (A1) as the mask (score-once)."""
+    """The gradients with the student's own relu_derivative(Z1) or (A1) as the mask (score-once),
+    asked in a fresh worker that never saw the graded call."""
     X, A1, A2, y, W1, W2, Z1 = (a.astype(np.float64) for a in args)
     out: list[Grads] = []
-    for source in (args[6], args[1]):
-        mask = student.try_call("relu_derivative", source)
-        if isinstance(mask, np.ndarray) and mask.shape == Z1.shape and mask.dtype.kind in "fiub":
-            out.append(_backprop(X, A1, A2, y, W1, W2, Z1, mask=mask.astype(np.float64)))
+    with fresh_worker(student) as fresh:
+        for source in (args[6], args[1]):
+            mask = fresh.try_call("relu_derivative", source)
+            if isinstance(mask, np.ndarray) and mask.shape == Z1.shape and mask.dtype.kind in "fiub":
+                out.append(_backprop(X, A1, A2, y, W1, W2, Z1, mask=mask.astype(np.float64)))
     return out
 
 
 def _check(student: Student, got: tuple[Any, ...], want: Grads, args: tuple[Array, ...], what: str, *,
            inputs: Sequence[Any] = (), rtol: float | None = None, atol: float | None = None) -> None:
+    if _all_close(got, want, inputs, rtol, atol):
+        return
     if any(_all_close(got, own, inputs) for own in _own_mask_grads(student, args)):
         return
     mistakes = _mistakes(args)
-    for p in CHECK_ORDER:
-        check_array(got[p], want[p], name=f"{NAMES[p]} of backward_mlp ({what})", mistakes=mistakes[p],
-                    inputs=inputs, rtol=rtol, atol=atol)
+
+    def one(p: int) -> Any:
+        return lambda: check_array(got[p], want[p], name=f"{NAMES[p]} of backward_mlp ({what})",
+                                   mistakes=mistakes[p], inputs=inputs, rtol=rtol, atol=atol)
+
+    check_all(*(one(p) for p in CHECK_ORDER))
 
 
 @grade("backward_mlp", points=5)

@@ -10,6 +10,12 @@ first layer first, and raises ValueError for another activation.
 The backward pass is checked against central finite differences (pre-activations kept
 away from the ReLU kink) and, on exact dyadic inputs with Z == 0 entries, against the
 reference. Inputs always come from a trusted forward pass.
+
+One mistake is scored once: these functions are built on the student's own ``relu``,
+``relu_derivative``, ``sigmoid`` and ``softmax`` (chapters 1.3 and 3.2). A result that
+differs from the reference is accepted when it equals the reference computation with
+the student's own versions of those (evaluated in a fresh worker that never saw the
+graded call, :func:`~autograder.harness.own_composition`).
 """
 
 from __future__ import annotations
@@ -21,26 +27,52 @@ from typing import Any
 
 import numpy as np
 
-from autograder.harness import Student, StudentRaised, grade, reference
-from dlnp.testing import Feedback, Mistake, check_array, check_tuple
+from autograder.harness import (
+    Student,
+    StudentError,
+    StudentRaised,
+    check_not_silenced,
+    fresh_worker,
+    grade,
+    own_composition,
+    raised_like_own_composition,
+    reference,
+)
+from autograder.toolbox import Array, central_differences, random_one_hot
+from autograder.toolbox import sigmoid as _sigmoid
+from autograder.toolbox import stable_softmax as _softmax
+from dlnp.testing import Feedback, Mistake, check_all, check_array, check_tuple
 
 CHAPTER = "4.1"
 
-Array = np.ndarray[Any, Any]
 NAMES = ("gW1", "gb1", "gW2", "gb2", "gW3", "gb3")
 
 
-def _softmax(Z: Array, axis: int = -1) -> Array:
-    E = np.exp(Z - Z.max(axis=axis, keepdims=True))
-    return E / E.sum(axis=axis, keepdims=True)
+#: The earlier functions each graded function is built on (score once).
+OWN = {
+    "forward_mlp_3layer": ("relu", "softmax"),
+    "backward_mlp_3layer": ("relu_derivative",),
+    "gradient_norms_per_layer": ("relu", "relu_derivative", "sigmoid", "softmax"),
+}
 
 
-def _sigmoid(Z: Array) -> Array:
-    return 1.0 / (1.0 + np.exp(-Z))
-
-
-def _one_hot(rng: np.random.Generator, n: int, k: int) -> Array:
-    return np.eye(k)[rng.integers(0, k, size=n)]
+def _own_accepts(student: Student, function: str, got: Any, args: Sequence[Any], kwargs: dict[str, Any],
+                 inputs: Sequence[Any] = ()) -> bool:
+    """Does ``got`` equal the reference ``function`` built on the student's own earlier functions?"""
+    with fresh_worker(student) as fresh:
+        own = own_composition(fresh, function, *args, own=OWN[function], **kwargs)
+    if own is None:
+        return False
+    wants = own if isinstance(own, tuple) else (own,)
+    gots = got if isinstance(got, tuple) else (got,)
+    if len(gots) != len(wants):
+        return False
+    try:
+        for g, w in zip(gots, wants, strict=True):
+            check_array(g, w, name="", inputs=inputs)
+    except Feedback:
+        return False
+    return True
 
 
 # ----------------------------------------------------------------------------- forward_mlp_3layer
@@ -109,9 +141,16 @@ def _check_forward(student: Student, args: Sequence[Array], what: str, inputs: S
                       parts="A1, A2, A3")
     want = reference("forward_mlp_3layer", *args)
     mistakes = _forward_mistakes(args)
-    for p, name in enumerate(("A1", "A2", "A3")):
-        check_array(got[p], want[p], name=f"{name} of forward_mlp_3layer ({what})", mistakes=mistakes[p],
-                    inputs=inputs)
+
+    def one(p: int, name: str) -> Any:
+        return lambda: check_array(got[p], want[p], name=f"{name} of forward_mlp_3layer ({what})",
+                                   mistakes=mistakes[p], inputs=inputs)
+
+    try:
+        check_all(*(one(p, name) for p, name in enumerate(("A1", "A2", "A3"))))
+    except Feedback:
+        if not _own_accepts(student, "forward_mlp_3layer", got, args, {}, inputs):
+            raise
 
 
 @grade("forward_mlp_3layer", points=3)
@@ -131,10 +170,36 @@ def test_forward_mlp_3layer_float32_and_large_logits(student: Student, rng: np.r
     _check_forward(student, args, "float32 inputs", inputs=[args[0]])
     big = [rng.normal(size=(n, d)) * 30.0, *_params(rng, d, h1, h2, k)]
     big[5] = big[5] * 300.0  # logits of several hundred
-    got = check_tuple(student.call("forward_mlp_3layer", *big, forbid_warnings=True), 3,
-                      name="forward_mlp_3layer(...)", parts="A1, A2, A3")
-    check_array(got[2], reference("forward_mlp_3layer", *big)[2], name="A3 for logits of several hundred",
-                hint="Subtract each row's maximum before np.exp (reuse your stable softmax from chapter 3.2).")
+    check_not_silenced(student, "forward_mlp_3layer", "forward_mlp_3layer with logits of several hundred")
+    try:
+        got = check_tuple(student.call("forward_mlp_3layer", *big, forbid_warnings=True), 3,
+                          name="forward_mlp_3layer(...)", parts="A1, A2, A3")
+    except StudentRaised:
+        if not student.last_warnings:
+            raise
+        # Score once: warnings that come from the student's own softmax are charged in 3.2.
+        with fresh_worker(student) as fresh:
+            own = own_composition(fresh, "forward_mlp_3layer", *big, own=OWN["forward_mlp_3layer"])
+            try:
+                fresh.call("softmax", np.maximum(0, np.maximum(0, big[0] @ big[1] + big[2]) @ big[3] + big[4])
+                           @ big[5] + big[6], forbid_warnings=True)
+                own_warns = False
+            except StudentError:
+                own_warns = bool(fresh.last_warnings)
+        got = student.call("forward_mlp_3layer", *big)
+        if own_warns and own is not None and isinstance(got, tuple) and len(got) == 3:
+            with np.errstate(all="ignore"):
+                if all(isinstance(g, np.ndarray) and g.shape == w.shape and np.allclose(g, w, equal_nan=True)
+                       for g, w in zip(got, own, strict=True)):
+                    return
+        raise
+    want = reference("forward_mlp_3layer", *big)[2]
+    try:
+        check_array(got[2], want, name="A3 for logits of several hundred",
+                    hint="Subtract each row's maximum before np.exp (reuse your stable softmax from chapter 3.2).")
+    except Feedback:
+        if not _own_accepts(student, "forward_mlp_3layer", tuple(got), big, {}):
+            raise
 
 
 # ----------------------------------------------------------------------------- backward_mlp_3layer
@@ -159,7 +224,7 @@ def _smooth(rng: np.random.Generator, equal_hidden: bool = False) -> tuple[Array
         params = _params(rng, d, h1, h2, k)
         args = _backward_args(X, params, np.zeros((n, k)))
         if min(np.min(np.abs(args[8])), np.min(np.abs(args[9]))) >= 0.05 and np.mean(args[9] > 0) > 0.3:
-            return X, params, _one_hot(rng, n, k)
+            return X, params, random_one_hot(rng, n, k)
     raise RuntimeError("could not draw a network away from the ReLU kink")
 
 
@@ -232,34 +297,31 @@ def _call_backward(student: Student, args: tuple[Array, ...]) -> tuple[Any, ...]
     return check_tuple(got, 6, name="backward_mlp_3layer(...)", parts=", ".join(NAMES))
 
 
-def _check_backward(got: tuple[Any, ...], want: Sequence[Array], args: tuple[Array, ...], what: str, *,
-                    inputs: Sequence[Any] = (), rtol: float | None = None, atol: float | None = None) -> None:
+def _check_backward(student: Student, got: tuple[Any, ...], want: Sequence[Array], args: tuple[Array, ...],
+                    what: str, *, inputs: Sequence[Any] = (), rtol: float | None = None,
+                    atol: float | None = None) -> None:
     mistakes = _backward_mistakes(args)
-    for p in (4, 5, 2, 3, 0, 1):  # backprop order: an error is named where it starts
-        check_array(got[p], want[p], name=f"{NAMES[p]} of backward_mlp_3layer ({what})", mistakes=mistakes[p],
-                    inputs=inputs, rtol=rtol, atol=atol)
+
+    def one(p: int) -> Any:
+        return lambda: check_array(got[p], want[p], name=f"{NAMES[p]} of backward_mlp_3layer ({what})",
+                                   mistakes=mistakes[p], inputs=inputs, rtol=rtol, atol=atol)
+
+    try:
+        check_all(*(one(p) for p in (4, 5, 2, 3, 0, 1)))  # backprop order: an error is named where it starts
+    except Feedback:
+        if not _own_accepts(student, "backward_mlp_3layer", got, args, {}, inputs):
+            raise
 
 
 def _finite_differences(X: Array, params: Sequence[Array], y: Array, h: float = 1e-6) -> list[Array]:
+    """Central differences of the mean cross-entropy of the trusted forward pass."""
     params = [p.copy() for p in params]
 
     def loss() -> float:
         A3 = _backward_args(X, params, y)[3]
         return float(-np.sum(y * np.log(A3)) / X.shape[0])
 
-    grads: list[Array] = []
-    for p in params:
-        g = np.zeros_like(p)
-        for idx in np.ndindex(p.shape):
-            old = p[idx]
-            p[idx] = old + h
-            plus = loss()
-            p[idx] = old - h
-            minus = loss()
-            p[idx] = old
-            g[idx] = (plus - minus) / (2 * h)
-        grads.append(g)
-    return grads
+    return central_differences(loss, params, h)
 
 
 @grade("backward_mlp_3layer", points=5)
@@ -269,7 +331,7 @@ def test_backward_mlp_3layer_finite_differences(student: Student, rng: np.random
     args = _backward_args(X, params, y)
     got = _call_backward(student, args)
     what = f"X {X.shape}, hidden sizes {params[0].shape[1]} and {params[2].shape[1]}; finite differences"
-    _check_backward(got, _finite_differences(X, params, y), args, what, rtol=1e-5, atol=1e-7)
+    _check_backward(student, got, _finite_differences(X, params, y), args, what, rtol=1e-5, atol=1e-7)
 
 
 @grade("backward_mlp_3layer", points=3)
@@ -287,10 +349,10 @@ def test_backward_mlp_3layer_masks(student: Student, rng: np.random.Generator) -
     b2[0, 1] = -(A1[0] @ W2[:, 1])  # exact: Z2[0, 1] == 0
     W3 = rng.normal(size=(h, h))
     b3 = rng.normal(scale=0.5, size=(1, h))
-    args = _backward_args(X, [W1, b1, W2, b2, W3, b3], _one_hot(rng, n, h))
+    args = _backward_args(X, [W1, b1, W2, b2, W3, b3], random_one_hot(rng, n, h))
     got = _call_backward(student, args)
     zeros = int(np.sum(args[8] == 0) + np.sum(args[9] == 0))
-    _check_backward(got, reference("backward_mlp_3layer", *args), args,
+    _check_backward(student, got, reference("backward_mlp_3layer", *args), args,
                     f"X {X.shape}, hidden sizes {h} and {h}; {zeros} entries of Z1, Z2 are exactly 0")
 
 
@@ -302,7 +364,7 @@ def test_backward_mlp_3layer_float32(student: Student, rng: np.random.Generator)
     args = tuple(a.astype(np.float32) for a in args64)
     got = _call_backward(student, args)
     want = reference("backward_mlp_3layer", *(a.astype(np.float64) for a in args))
-    _check_backward(got, want, args, "float32 inputs", inputs=[args[0]])
+    _check_backward(student, got, want, args, "float32 inputs", inputs=[args[0]])
 
 
 # ----------------------------------------------------------------------------- gradient_norms_per_layer
@@ -315,7 +377,7 @@ def _deep(rng: np.random.Generator, activation: str) -> tuple[Array, Array, list
     gain = np.sqrt(2.0) if activation == "relu" else 1.0
     weights = [rng.normal(size=(a, b)) * gain / np.sqrt(a) for a, b in itertools.pairwise(sizes)]
     biases = [rng.normal(scale=0.1, size=(1, b)) for b in sizes[1:]]
-    return rng.normal(size=(n, d)), _one_hot(rng, n, k), weights, biases
+    return rng.normal(size=(n, d)), random_one_hot(rng, n, k), weights, biases
 
 
 def _norms_model(X: Array, y: Array, Ws: Sequence[Array], bs: Sequence[Array], activation: str,
@@ -371,10 +433,17 @@ def _norm_mistakes(X: Array, y: Array, Ws: Sequence[Array], bs: Sequence[Array],
             for name, message in _NORM_MESSAGES.items()]
 
 
+class _ChargedEarlier(Exception):
+    """The student's function fails only because of their own earlier function (score once)."""
+
+
 def _call_norms(student: Student, X: Array, y: Array, Ws: list[Array], bs: list[Array], activation: str) -> Any:
     try:
         return student.call("gradient_norms_per_layer", X, y, Ws, bs, activation=activation)
     except StudentRaised as exc:
+        if raised_like_own_composition(student, exc, "gradient_norms_per_layer", X, y, Ws, bs,
+                                       own=OWN["gradient_norms_per_layer"], activation=activation):
+            raise _ChargedEarlier from None
         if any(s in exc.message for s in ("mismatch", "broadcast", "shapes", "aligned")):
             raise Feedback(
                 f"{exc.message}\nLikely mistake (shape mismatch) layer l maps (n, m_l) to (n, m_(l+1)) with "
@@ -388,20 +457,34 @@ def _call_norms(student: Student, X: Array, y: Array, Ws: list[Array], bs: list[
 def test_gradient_norms_sigmoid(student: Student, rng: np.random.Generator) -> None:
     """gradient_norms_per_layer of a deep sigmoid network (first layer first)"""
     X, y, Ws, bs = _deep(rng, "sigmoid")
-    got = _call_norms(student, X, y, Ws, bs, "sigmoid")
-    check_array(got, reference("gradient_norms_per_layer", X, y, Ws, bs, activation="sigmoid"),
-                name=f"gradient_norms_per_layer(..., {len(Ws)} layers, activation='sigmoid')",
-                mistakes=_norm_mistakes(X, y, Ws, bs, "sigmoid"))
+    try:
+        got = _call_norms(student, X, y, Ws, bs, "sigmoid")
+    except _ChargedEarlier:
+        return
+    try:
+        check_array(got, reference("gradient_norms_per_layer", X, y, Ws, bs, activation="sigmoid"),
+                    name=f"gradient_norms_per_layer(..., {len(Ws)} layers, activation='sigmoid')",
+                    mistakes=_norm_mistakes(X, y, Ws, bs, "sigmoid"))
+    except Feedback:
+        if not _own_accepts(student, "gradient_norms_per_layer", got, (X, y, Ws, bs), {"activation": "sigmoid"}):
+            raise
 
 
 @grade("gradient_norms_per_layer", points=2)
 def test_gradient_norms_relu(student: Student, rng: np.random.Generator) -> None:
     """gradient_norms_per_layer of a deep ReLU network"""
     X, y, Ws, bs = _deep(rng, "relu")
-    got = _call_norms(student, X, y, Ws, bs, "relu")
-    check_array(got, reference("gradient_norms_per_layer", X, y, Ws, bs, activation="relu"),
-                name=f"gradient_norms_per_layer(..., {len(Ws)} layers, activation='relu')",
-                mistakes=_norm_mistakes(X, y, Ws, bs, "relu"))
+    try:
+        got = _call_norms(student, X, y, Ws, bs, "relu")
+    except _ChargedEarlier:
+        return
+    try:
+        check_array(got, reference("gradient_norms_per_layer", X, y, Ws, bs, activation="relu"),
+                    name=f"gradient_norms_per_layer(..., {len(Ws)} layers, activation='relu')",
+                    mistakes=_norm_mistakes(X, y, Ws, bs, "relu"))
+    except Feedback:
+        if not _own_accepts(student, "gradient_norms_per_layer", got, (X, y, Ws, bs), {"activation": "relu"}):
+            raise
 
 
 @grade("gradient_norms_per_layer", points=1)

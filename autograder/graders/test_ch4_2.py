@@ -15,17 +15,18 @@ accumulated with a fancy-indexed ``+=`` (or ``=``) instead of np.add.at.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from autograder.harness import Student, StudentRaised, grade, reference
-from dlnp.testing import Feedback, Mistake, check_array, check_tuple
+from autograder.harness import Student, StudentRaised, check_raises, grade, reference
+from autograder.toolbox import Array, central_differences
+from dlnp.testing import Feedback, Mistake, check_all, check_array, check_tuple
 
 CHAPTER = "4.2"
 
-Array = np.ndarray[Any, Any]
 
 
 # ----------------------------------------------------------------------------- trusted models
@@ -98,19 +99,8 @@ def _finite_differences(dout: Array, X: Array, K: Array, b: Array, stride: int, 
                         ) -> tuple[Array, Array, Array]:
     """Central differences of sum(dout * conv_forward(X, K, b)) with respect to X, K and b."""
     X, K, b = X.copy(), K.copy(), b.copy()
-    grads: list[Array] = []
-    for p in (X, K, b):
-        g = np.zeros_like(p)
-        for idx in np.ndindex(p.shape):
-            old = p[idx]
-            p[idx] = old + h
-            plus = float(np.sum(dout * _forward(X, K, b, stride)))
-            p[idx] = old - h
-            minus = float(np.sum(dout * _forward(X, K, b, stride)))
-            p[idx] = old
-            g[idx] = (plus - minus) / (2 * h)
-        grads.append(g)
-    return grads[0], grads[1], grads[2]
+    g = central_differences(lambda: float(np.sum(dout * _forward(X, K, b, stride))), [X, K, b], h)
+    return g[0], g[1], g[2]
 
 
 # ----------------------------------------------------------------------------- conv2d
@@ -201,12 +191,25 @@ def test_conv2d_stride(student: Student, rng: np.random.Generator) -> None:
 
 
 @grade("conv2d", points=1)
-def test_conv2d_float32(student: Student, rng: np.random.Generator) -> None:
-    """conv2d works on float32 input"""
+def test_conv2d_float32_and_invalid_sizes(student: Student, rng: np.random.Generator) -> None:
+    """conv2d works on float32 input; a kernel larger than the image or a stride < 1 raises ValueError"""
     image, kernel = _image(rng, np.float32)
-    got = _call_conv2d(student, image, kernel, None)
-    check_array(got, reference("conv2d", image, kernel), name="conv2d(float32 image, float32 kernel)",
-                inputs=[image], mistakes=_conv2d_mistakes(image, kernel, 1))
+
+    def float32() -> None:
+        got = _call_conv2d(student, image, kernel, None)
+        check_array(got, reference("conv2d", image, kernel), name="conv2d(float32 image, float32 kernel)",
+                    inputs=[image], mistakes=_conv2d_mistakes(image, kernel, 1))
+
+    big = rng.normal(size=(image.shape[0] + 1, 2))
+    tall = (f"conv2d(image {image.shape}, kernel {big.shape})", (image.astype(np.float64), big), {})
+    zero = (f"conv2d(image {image.shape}, kernel {kernel.shape}, stride=0)",
+            (image.astype(np.float64), kernel.astype(np.float64)), {"stride": 0})
+
+    def invalid(call: str, args: tuple[Array, Array], kwargs: dict[str, Any]) -> Callable[[], None]:
+        return lambda: check_raises(student, "conv2d", *args, call=call, **kwargs,
+                                    why="the docstring's Raises: the kernel must fit in the image, stride >= 1")
+
+    check_all(float32, invalid(*tall), invalid(*zero))
 
 
 # ----------------------------------------------------------------------------- conv_forward

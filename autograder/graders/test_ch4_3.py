@@ -19,11 +19,11 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from autograder.harness import Student, StudentRaised, grade, reference
+from autograder.toolbox import Array
 from dlnp.testing import Feedback, Mistake, check_array
 
 CHAPTER = "4.3"
 
-Array = np.ndarray[Any, Any]
 
 
 # ----------------------------------------------------------------------------- trusted models

@@ -9,16 +9,18 @@ against one particular random stream.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
 
-from autograder.harness import Student, grade, reference, seed_from
-from dlnp.testing import Feedback, Mistake, check_array, check_scalar, check_tuple, describe
+from autograder.harness import Student, check_raises, grade, reference, seed_from
+from autograder.toolbox import Array
+from dlnp.testing import Feedback, Mistake, check_all, check_array, check_scalar, check_tuple, describe
 
 CHAPTER = "4.4"
 
-Array = np.ndarray[Any, Any]
 
 
 def _weights(rng: np.random.Generator, dtype: Any = np.float64) -> tuple[Array, float]:
@@ -119,7 +121,7 @@ def _dropout(student: Student, A: Array, p: float, rng: np.random.Generator) -> 
 def test_dropout_inverted_scaling(student: Student, rng: np.random.Generator) -> None:
     """dropout returns A * mask / p with a 0/1 mask (inverted dropout)"""
     A = rng.normal(size=(int(rng.integers(20, 40)), int(rng.integers(10, 20))))
-    p = float(rng.choice([0.5, 0.6, 0.75, 0.8, 0.9]))
+    p = float(rng.choice([0.6, 0.75, 0.8, 0.9]))  # not 0.5, where dividing by 1 - p would pass
     A_drop, mask = _dropout(student, A, p, rng)
     check_array(A_drop, A * mask / p, name=f"A_drop of dropout(A, p={p}) (compared with A * mask / p for YOUR mask)",
                 mistakes=[
@@ -141,18 +143,34 @@ def test_dropout_keeps_a_fraction_p(student: Student, rng: np.random.Generator) 
     """dropout keeps about a fraction p of the entries (p is the KEEP probability)"""
     for p in (0.8, 0.3):
         A = rng.normal(size=(200, 100)) + 3.0
-        _, mask = _dropout(student, A, p, rng)
-        kept = float(mask.mean())
-        tolerance = 5 * np.sqrt(p * (1 - p) / A.size)  # five standard deviations
-        if abs(kept - p) > tolerance:
-            flipped = abs(kept - (1 - p)) <= tolerance
-            raise Feedback(
-                f"dropout(A, p={p}) kept {kept:.3f} of the {A.size} entries; expected about {p} "
-                f"(within {tolerance:.3f}).\nLikely mistake "
-                + ("(drop-vs-keep confusion) p is the probability to KEEP an entry: mask = rng.random(shape) < p."
-                   if flipped else "(wrong probability) each entry is kept independently with probability p: "
-                   "mask = (rng.random(A.shape) < p).")
-            )
+        got = check_tuple(student.call("dropout", A, p, seed_from(rng)), 2, name=f"dropout(A, p={p}, rng)",
+                          parts="A_drop, mask")
+        check_all(partial(_check_shapes, got, A, p), partial(_check_kept_fraction, got[1], A.size, p))
+
+
+def _check_shapes(got: tuple[Any, ...], A: Array, p: float) -> None:
+    for name, value in zip(("A_drop", "mask"), got, strict=True):
+        if not isinstance(value, np.ndarray) or value.shape != A.shape:
+            raise Feedback(f"{name} of dropout(A, p={p}) must be an array of A's shape {A.shape}.\n"
+                           f"  got: {describe(value)}")
+
+
+def _check_kept_fraction(mask: Any, size: int, p: float) -> None:
+    """The fraction of ones in the mask (judged even when the mask has the wrong shape)."""
+    m = np.asarray(mask, dtype=np.float64) if isinstance(mask, np.ndarray) else None
+    if m is None or m.size != size or not np.all((m == 0) | (m == 1)):
+        return  # the shape and the 0/1 values are judged by their own checks
+    kept = float(m.mean())
+    tolerance = 5 * np.sqrt(p * (1 - p) / size)  # five standard deviations
+    if abs(kept - p) > tolerance:
+        flipped = abs(kept - (1 - p)) <= tolerance
+        raise Feedback(
+            f"dropout(A, p={p}) kept {kept:.3f} of the {size} entries; expected about {p} "
+            f"(within {tolerance:.3f}).\nLikely mistake "
+            + ("(drop-vs-keep confusion) p is the probability to KEEP an entry: mask = rng.random(shape) < p."
+               if flipped else "(wrong probability) each entry is kept independently with probability p: "
+               "mask = (rng.random(A.shape) < p).")
+        )
 
 
 @grade("dropout", points=1)
@@ -176,12 +194,23 @@ def test_dropout_reproducible(student: Student, rng: np.random.Generator) -> Non
 
 
 @grade("dropout", points=1)
-def test_dropout_keep_everything_and_float32(student: Student, rng: np.random.Generator) -> None:
-    """dropout with p = 1 keeps everything unchanged; float32 input works"""
+def test_dropout_keep_everything_float32_and_invalid_p(student: Student, rng: np.random.Generator) -> None:
+    """dropout with p = 1 keeps everything unchanged; float32 input works; p outside (0, 1] raises ValueError"""
     A = rng.normal(size=(6, 5)).astype(np.float32)
-    A_drop, mask = _dropout(student, A, 1.0, rng)
-    check_array(mask, np.ones(A.shape), name="mask of dropout(A, p=1.0)",
-                hint="p = 1 keeps every entry: the mask is all ones.")
-    check_array(A_drop, A, name="A_drop of dropout(float32 A, p=1.0)", inputs=[A])
-    A_drop, mask = _dropout(student, A, 0.5, rng)
-    check_array(A_drop, A.astype(np.float64) * mask / 0.5, name="A_drop of dropout(float32 A, p=0.5)", inputs=[A])
+
+    def keep_everything() -> None:
+        A_drop, mask = _dropout(student, A, 1.0, rng)
+        check_all(lambda: check_array(mask, np.ones(A.shape), name="mask of dropout(A, p=1.0)",
+                                      hint="p = 1 keeps every entry: the mask is all ones."),
+                  lambda: check_array(A_drop, A, name="A_drop of dropout(float32 A, p=1.0)", inputs=[A]))
+
+    def float32() -> None:
+        A_drop, mask = _dropout(student, A, 0.5, rng)
+        check_array(A_drop, A.astype(np.float64) * mask / 0.5, name="A_drop of dropout(float32 A, p=0.5)",
+                    inputs=[A])
+
+    def invalid(p: float) -> Callable[[], None]:
+        return lambda: check_raises(student, "dropout", A, p, seed_from(rng), call=f"dropout(A, p={p})",
+                                    why="the docstring's Raises: p must be in (0, 1]")
+
+    check_all(keep_everything, float32, invalid(0.0), invalid(1.5), invalid(-0.25))

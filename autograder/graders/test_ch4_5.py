@@ -13,11 +13,11 @@ from typing import Any
 import numpy as np
 
 from autograder.harness import Student, grade, reference
+from autograder.toolbox import Array
 from dlnp.testing import Mistake, check_array, check_scalar
 
 CHAPTER = "4.5"
 
-Array = np.ndarray[Any, Any]
 
 
 # ----------------------------------------------------------------------------- momentum_update

@@ -15,13 +15,13 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from autograder.exports import write_classroom
+    from ..classroom import write_classroom
 
     if not (args.release / "neural_network").is_dir():
         print(f"{args.release} is not a release (run `dlnp release --out {args.release}` first)")
         return 2
     for path in write_classroom(args.release, args.chapter):
         print(f"wrote {path}")
-    print("these grades come from the student's own repository (public tests): use Gradescope or "
+    print("points per function from the public tests, run in the student's own repository: use Gradescope or "
           "`dlnp grade-batch` for the hidden, trusted grade")
     return 0

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from .grade import add_limit_options, limits_from
+from .grade import add_limit_options, budget_from, limits_from
 
 
 def register(sub: Any) -> None:
@@ -25,15 +25,27 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from autograder.engine import grade_batch
+    from autograder.results import isolation_warning
+    from instructor.course.history import keep_previous, write_changes
 
     if not args.root.is_dir():
         print(f"{args.root} is not a folder")
         return 2
+    previous = keep_previous(args.out)  # a regrade keeps the results it replaces
     rows = grade_batch(args.root, args.out, jobs=args.jobs, salt=args.salt, chapters=args.chapter,
-                       resume=args.resume, progress=not args.no_progress, limits=limits_from(args))
-    incomplete = sum(1 for r in rows if not r.get("grading", {}).get("complete", False))
+                       resume=args.resume, progress=not args.no_progress, limits=limits_from(args),
+                       budget_seconds=budget_from(args))
+    incomplete = sum(1 for r in rows if not r["grading"]["complete"])
     print(f"graded {len(rows)} submissions -> {args.out / 'gradebook.csv'}")
+    if previous is not None:
+        changed = [c for c in write_changes(previous, args.out) if c.changed]
+        print(f"regrade: {len(changed)} student(s) changed" + (f", see {previous / 'changes.md'}" if changed else ""))
+    warnings = [isolation_warning(r) for r in rows if isolation_warning(r)]
+    if warnings:
+        print(f"{warnings[0]}\n{len(warnings)} of {len(rows)} submissions ran WITHOUT isolation "
+              "(the gradebook's note column says which)")
     if incomplete:
-        print(f"{incomplete} could not be graded completely (see their feedback); run again with --resume")
+        print(f"{incomplete} could not be graded completely (the gradebook's note column says why; "
+              "run again with --resume to retry those that stopped)")
         return 1
     return 0

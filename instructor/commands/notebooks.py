@@ -1,4 +1,4 @@
-"""``dlnp notebooks``: every chapter as an nbgrader assignment (see ``dlnp/notebooks.py``).
+"""``dlnp notebooks``: every chapter as an nbgrader assignment (see :mod:`instructor.notebooks`).
 
     dlnp notebooks --out course/                 build + lint course/source/<slug>/<slug>.ipynb
     dlnp notebooks --out course/ --execute       ... and run each with the reference, top to bottom
@@ -24,7 +24,7 @@ def register(sub: Any) -> None:
     p.add_argument("--chapter", action="append", help="only this chapter (repeatable)")
     p.add_argument("--execute", action="store_true",
                    help="run every source notebook top to bottom in a clean kernel; fail unless each "
-                        "cell runs and each autograded cell gives its full points")
+                        "cell runs (every self-check passes) and the trusted grader gives full points")
     p.add_argument("--timeout", type=int, default=120, help="per-cell time limit of --execute (seconds)")
     p.add_argument("--collect", type=Path, metavar="SUBMITTED",
                    help="turn nbgrader's SUBMITTED/<student>/<slug>/<slug>.ipynb into dlnp submissions "
@@ -62,12 +62,13 @@ def run(args: argparse.Namespace) -> int:
 
     for path in notebooks:
         start = time.monotonic()
-        executed, problems = execute(path, args.out / "executed" / path.stem, args.timeout)
+        executed, problems = execute(path, args.out / "executed" / path.stem, manifest.chapter(path.stem),
+                                     args.timeout)
         (args.out / "executed" / path.stem / path.name).write_text(json.dumps(executed, indent=1) + "\n")
         status = "ok" if not problems else "FAILED"
         print(f"  {path.stem:<6} {status:<6} {time.monotonic() - start:5.1f} s")
         for problem in problems:
             print(f"    {problem}", file=sys.stderr)
         failed += bool(problems)
-    print(f"executed {len(notebooks)} notebooks: {len(notebooks) - failed} ran clean with full marks")
+    print(f"executed {len(notebooks)} notebooks: {len(notebooks) - failed} ran clean and graded full marks")
     return 1 if failed else 0

@@ -29,7 +29,15 @@ from typing import Any
 import pytest
 
 from autograder.engine import grade_submission
-from autograder.sandbox import ISSUED_TOKENS, TOKEN_VAR, Limits, choose_isolation
+from autograder.sandbox import (
+    FIRST_UID,
+    ISSUED_TOKENS,
+    TOKEN_VAR,
+    Limits,
+    choose_isolation,
+    grader_is_root,
+    readable_by,
+)
 from dlnp.manifest import load_manifest
 from instructor.submissions import make_submission, replace_definition
 
@@ -249,7 +257,7 @@ def test_monkeypatching_numpy_in_the_worker_changes_nothing_here() -> None:
 @pytest.mark.parametrize(("name", "text", "outcome", "phrase"), [
     ("sys.exit at import", "import sys\nsys.exit(3)\n", "error", "SystemExit"),
     ("os._exit at import", "import os\nos._exit(3)\n", "crash", "importing neural_network/losses.py crashed"),
-    ("infinite loop at import", "while True:\n    pass\n", "timeout", "importing neural_network/losses.py"),
+    ("infinite loop at import", "while True:\n    pass\n", "timeout", "losses.py"),
     ("syntax error", "def broken(:\n    pass\n", "error", "SyntaxError"),
 ])
 def test_hostile_module(hostile: HostileFn, name: str, text: str, outcome: str, phrase: str) -> None:
@@ -446,11 +454,24 @@ def test_each_isolation_backend(hostile: HostileFn, isolation: str) -> None:
     graded = hostile({"mse_loss": loop_on_float32.source("mse_loss"),
                       "binary_cross_entropy": peek.source("binary_cross_entropy", kit=str(KIT))},
                      chapters=("2.1",), limits=limits)
+    if isolation == "none" and grader_is_root() and readable_by(KIT, FIRST_UID, FIRST_UID):
+        # as root without namespaces the worker's user must not read the kit: this checkout is
+        # readable by everyone, so the grader refuses to run student code at all (and says why)
+        assert {t["extra_data"]["outcome"] for t in graded.results["tests"]} == {"grader_error"}
+        assert graded.results["score"] == 0 and not graded.results["grading"]["complete"]
+        assert "could read" in " ".join(graded.results["grading"]["problems"])
+        return
     outcomes = {t["name"]: t["extra_data"]["outcome"] for t in graded.tests("mse_loss")}
-    assert sorted(outcomes.values()) == ["passed", "passed", "timeout"], outcomes
-    if isolation == "none":  # the reference is readable (a wrong number comes back), and the results say why
+    # the float32 test loops; a later test of the same function either passes or is not run again
+    assert sorted(outcomes.values()) in (["passed", "passed", "timeout"], ["passed", "timeout", "timeout"]), outcomes
+    assert "infinite loop" in graded.output("mse_loss")
+    if isolation == "none" and not grader_is_root():  # the reference is readable, and the results say so
         assert graded.outcomes("binary_cross_entropy") == {"failed"}
-        assert "switched off" in graded.results["output"]
+        assert "NOT ISOLATED" in graded.results["output"]
+        assert graded.results["sandbox"]["isolated"] is False
+    elif isolation == "none":  # root, the kit out of the worker's reach
+        assert graded.outcomes("binary_cross_entropy") == {"error"}
+        assert "PermissionError" in graded.output("binary_cross_entropy")
     else:
         assert graded.outcomes("binary_cross_entropy") == {"error"}
         assert "FileNotFoundError" in graded.output("binary_cross_entropy")

@@ -7,6 +7,17 @@ MUTANTS = [
 def sigmoid(Z):
     return 1 / (1 + np.exp(-Z))
 """, "(overflow in exp)"),
+    Mutant("sigmoid", "naive formula, warnings filtered out", """
+def sigmoid(Z):
+    import warnings
+    warnings.filterwarnings("ignore")
+    return 1 / (1 + np.exp(-Z))
+""", "(warnings silenced)"),
+    Mutant("sigmoid", "np.where under np.errstate(over='ignore')", """
+def sigmoid(Z):
+    with np.errstate(over="ignore"):
+        return np.where(Z >= 0, 1 / (1 + np.exp(-Z)), np.exp(Z) / (1 + np.exp(Z)))
+""", "(warnings silenced)"),
     Mutant("sigmoid", "np.where evaluates both branches", """
 def sigmoid(Z):
     return np.where(Z >= 0, 1 / (1 + np.exp(-Z)), np.exp(Z) / (1 + np.exp(Z)))

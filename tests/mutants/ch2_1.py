@@ -44,4 +44,15 @@ def binary_cross_entropy(A, y):
     eps = 1e-7
     return np.mean(-(y * np.log(A + eps) + (1 - y) * np.log(1 - A + eps)))
 """),
+    Variant("binary_cross_entropy", "clip to [1e-7, 1 - 1e-7], inputs near 0 and 1", """
+def binary_cross_entropy(A, y):
+    P = np.clip(A, 1e-7, 1 - 1e-7)
+    return float(-np.mean(y * np.log(P) + (1 - y) * np.log(1 - P)))
+"""),
+    Variant("binary_cross_entropy", "np.where on the label (numpy-ml style)", """
+def binary_cross_entropy(A, y):
+    eps = np.finfo(np.float64).eps
+    P = np.clip(A, eps, 1 - eps)
+    return float(-np.mean(np.where(y == 1, np.log(P), np.log(1 - P))))
+"""),
 ]

@@ -3,6 +3,12 @@
 from . import Mutant, Variant
 
 MUTANTS = [
+    Mutant("softmax", "naive exponentials with np.seterr(all='ignore')", """
+def softmax(Z):
+    np.seterr(all="ignore")
+    E = np.exp(Z)
+    return E / np.sum(E, axis=-1, keepdims=True)
+""", "(warnings silenced)"),
     # ------------------------------------------------------------------ relu
     Mutant("relu", "in place with a boolean index", """
 def relu(Z):

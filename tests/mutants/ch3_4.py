@@ -3,6 +3,14 @@
 from . import Mutant, Variant
 
 MUTANTS = [
+    # two independent mistakes: the feedback names both (issue 14)
+    Mutant("backward_mlp", "no ReLU mask AND scalar bias gradients", """
+def backward_mlp(X, A1, A2, y, W1, W2, Z1):
+    n = X.shape[0]
+    dZ2 = (A2 - y) / n
+    dZ1 = dZ2 @ W2.T
+    return X.T @ dZ1, np.sum(dZ1), A1.T @ dZ2, np.sum(dZ2)
+""", "missing ReLU mask"),
     Mutant("backward_mlp", "missing 1/n", """
 def backward_mlp(X, A1, A2, y, W1, W2, Z1):
     dZ2 = A2 - y

@@ -113,6 +113,17 @@ def conv_backward(dout, X, K, stride=1):
     dX, _, _ = _reference_conv_backward(dout, X, K[:, :, ::-1, ::-1].copy(), stride)
     return dX, dK, db
 """, "kernel flipped"),
+    Mutant("conv2d", "no validation of sizes and stride", """
+def conv2d(image, kernel, stride=1):
+    kh, kw = kernel.shape
+    Ho = (image.shape[0] - kh) // stride + 1
+    Wo = (image.shape[1] - kw) // stride + 1
+    out = np.zeros((max(Ho, 0), max(Wo, 0)))
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            out[i, j] = np.sum(image[i * stride:i * stride + kh, j * stride:j * stride + kw] * kernel)
+    return out
+""", "(no validation)"),
 ]
 
 # The conv_backward mutants reuse the correct function under another name.
@@ -139,6 +150,8 @@ VARIANTS = [
     Variant("conv2d", "python loops", """
 def conv2d(image, kernel, stride=1):
     kh, kw = kernel.shape
+    if stride < 1 or kh > image.shape[0] or kw > image.shape[1]:
+        raise ValueError(f"kernel {kernel.shape} must fit in image {image.shape}, stride {stride} >= 1")
     Ho = (image.shape[0] - kh) // stride + 1
     Wo = (image.shape[1] - kw) // stride + 1
     out = np.zeros((Ho, Wo))

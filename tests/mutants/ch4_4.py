@@ -3,6 +3,14 @@
 from . import Mutant, Variant
 
 MUTANTS = [
+    Mutant("dropout", "drops with probability p AND a flattened mask", """
+def dropout(A, p, rng=None):
+    if not 0 < p <= 1:
+        raise ValueError("p must be in (0, 1]")
+    rng = rng if rng is not None else np.random.default_rng()
+    mask = (rng.random(A.size) >= p).astype(float)
+    return A * mask.reshape(A.shape) / p, mask
+""", "drop-vs-keep confusion"),
     Mutant("l2_regularization", "the 1/2 convention", """
 def l2_regularization(W, lambda_):
     return 0.5 * lambda_ * float(np.sum(W ** 2))
@@ -46,6 +54,12 @@ def dropout(A, p, rng=None):
     mask = (np.random.rand(*A.shape) < p).astype(A.dtype)
     return A * mask / p, mask
 """, "rng ignored"),
+    Mutant("dropout", "no validation of p", """
+def dropout(A, p, rng=None):
+    rng = rng if rng is not None else np.random.default_rng()
+    mask = (rng.random(A.shape) < p).astype(A.dtype)
+    return A * mask / p, mask
+""", "(no validation)"),
 ]
 
 VARIANTS = [

@@ -60,6 +60,24 @@ MUTANTS = [
     Mutant("Adam", "no bias correction", _edit(
         "Adam", ("m_hat = m / (1 - self.beta1**self.t)", "m_hat = m"), ("v_hat = v / (1 - self.beta2**self.t)", "v_hat = v"),
     ), "no bias correction"),
+    # eps placement near-misses (textbook forms: the paper's "efficient" update, CS231n's
+    # sqrt(v + eps) slip, a hard-coded constant that ignores the argument)
+    Mutant("Adam", "eps added to sqrt(v) (efficient form)", _edit(
+        "Adam",
+        ("                m_hat = m / (1 - self.beta1**self.t)\n                v_hat = v / (1 - self.beta2**self.t)\n"
+         "                param -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)\n",
+         "                lr_t = self.lr * np.sqrt(1 - self.beta2**self.t) / (1 - self.beta1**self.t)\n"
+         "                param -= lr_t * m / (np.sqrt(v) + self.eps)\n"),
+    ), "eps added to sqrt(v)"),
+    Mutant("Adam", "eps inside the square root", _edit(
+        "Adam", ("(np.sqrt(v_hat) + self.eps)", "np.sqrt(v_hat + self.eps)"),
+    ), "eps inside the square root"),
+    Mutant("Adam", "eps hard-coded", _edit(
+        "Adam", ("(np.sqrt(v_hat) + self.eps)", "(np.sqrt(v_hat) + 1e-8)"),
+    ), "eps ignored"),
+    Mutant("Adam", "betas hard-coded", _edit(
+        "Adam", ("self.beta1 = beta1", "self.beta1 = 0.9"), ("self.beta2 = beta2", "self.beta2 = 0.999"),
+    ), "default betas"),
     Mutant("Adam", "t incremented after the update", _edit(
         "Adam", ("        self.t += 1\n        for i, layer", "        for i, layer"),
         ("                param -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)\n",

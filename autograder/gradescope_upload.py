@@ -49,6 +49,8 @@ IGNORED = frozenset({"__MACOSX", "__pycache__", ".ipynb_checkpoints", ".git", "n
 ZIP_BYTES = 256 * 1024**2
 ZIP_FILES = 5000
 FILE_BYTES = 8 * 1024**2
+#: At most this many entries of an upload are looked at (a tree of a million files is not a submission).
+WALK_ENTRIES = 20_000
 
 UploadKind = Literal["package", "files", "notebooks"]
 
@@ -81,9 +83,11 @@ class Upload:
 def _walk(top: Path, depth: int = MAX_DEPTH) -> Iterator[Path]:
     """Every path under ``top`` down to ``depth`` levels, never following a link, clutter skipped.
 
-    Yields shallower paths first, each level in name order (the order decides ties).
+    Yields shallower paths first, each level in name order (the order decides ties), and at
+    most :data:`WALK_ENTRIES` paths.
     """
     level = [top]
+    seen = 0
     for _ in range(depth):
         following: list[Path] = []
         for folder in level:
@@ -94,6 +98,9 @@ def _walk(top: Path, depth: int = MAX_DEPTH) -> Iterator[Path]:
             for child in children:
                 if child.is_symlink() or child.name in IGNORED or child.name.startswith("._"):
                     continue
+                seen += 1
+                if seen > WALK_ENTRIES:
+                    return
                 yield child
                 if child.is_dir():
                     following.append(child)
@@ -103,16 +110,24 @@ def _walk(top: Path, depth: int = MAX_DEPTH) -> Iterator[Path]:
 def expand_zips(upload: Path, into: Path) -> list[Path]:
     """Expand every ``.zip`` of ``upload`` (and zips inside those, once) under ``into``; the folders."""
     folders: list[Path] = []
-    pending = [p for p in _walk(upload) if p.suffix.lower() == ".zip" and p.is_file()]
+    pending = [p for p in _walk(upload) if p.suffix.lower() == ".zip" and _small_zip(p)]
     for round_ in range(2):
         found: list[Path] = []
         for archive in pending:
             dest = into / f"{round_}-{len(folders)}-{archive.stem}"
             if _safe_extract(archive, dest):
                 folders.append(dest)
-                found += [p for p in _walk(dest) if p.suffix.lower() == ".zip" and p.is_file()]
+                found += [p for p in _walk(dest) if p.suffix.lower() == ".zip" and _small_zip(p)]
         pending = found
     return folders
+
+
+def _small_zip(path: Path) -> bool:
+    try:
+        info = path.lstat()
+    except OSError:
+        return False
+    return stat.S_ISREG(info.st_mode) and info.st_size <= ZIP_BYTES
 
 
 def _safe_extract(archive: Path, dest: Path) -> bool:
@@ -157,7 +172,7 @@ def _module_files(roots: Sequence[Path], modules: set[str]) -> dict[str, Path]:
     chosen: dict[str, tuple[int, Path]] = {}
     for root in roots:
         for path in _walk(root):
-            if path.suffix == ".py" and path.stem in modules and path.is_file():
+            if path.suffix == ".py" and path.stem in modules and _small_regular_file(path):
                 depth = len(path.relative_to(root).parts)
                 if path.stem not in chosen or depth < chosen[path.stem][0]:
                     chosen[path.stem] = (depth, path)
@@ -165,7 +180,16 @@ def _module_files(roots: Sequence[Path], modules: set[str]) -> dict[str, Path]:
 
 
 def _notebooks(roots: Sequence[Path]) -> list[Path]:
-    return [p for root in roots for p in _walk(root) if p.suffix == ".ipynb" and p.is_file()]
+    return [p for root in roots for p in _walk(root) if p.suffix == ".ipynb" and _small_regular_file(p)]
+
+
+def _small_regular_file(path: Path) -> bool:
+    """A regular file (no link, pipe or device) of at most :data:`FILE_BYTES`: the only kind read from an upload."""
+    try:
+        info = path.lstat()
+    except OSError:
+        return False
+    return stat.S_ISREG(info.st_mode) and info.st_size <= FILE_BYTES
 
 
 def _fill_from_stubs(package: Path, stubs: Path) -> list[str]:

@@ -30,7 +30,7 @@ import numpy as np
 import pytest
 
 from dlnp.manifest import load_manifest
-from dlnp.testing import Feedback, describe, silencing_call
+from dlnp.testing import Feedback, describe, silenced_message, silencing_call
 
 from .sandbox import (
     Fixture,
@@ -292,13 +292,7 @@ def check_not_silenced(student: Student, function: str, call: str) -> None:
     """Fail a numerical-stability check when ``function`` silences the warnings it is judged by."""
     found = silenced_warnings(student, function)
     if found is not None:
-        raise Feedback(
-            f"{call}: your {function} turns warnings off while it runs ({found}(...)); the docstring promises "
-            "numerical stability without silencing warnings, so this check cannot see an overflow.\n"
-            "Likely mistake (warnings silenced) avoid the overflow instead of hiding it: only exponentiate "
-            "non-positive numbers (sigmoid: e^{-|z|}; softmax: subtract each row's max) and clip "
-            "probabilities before the log; remove the warnings filter / np.errstate / np.seterr call."
-        )
+        raise Feedback(silenced_message(function, found, call))
 
 
 def check_raises(student: Student, function: str, *args: Any, call: str, expected: str = "ValueError",

@@ -307,10 +307,12 @@ def load_results(path: Path) -> GradingResults | None:
 
 
 def is_isolated(sandbox: Mapping[str, Any]) -> bool:
-    """Whether the student's code ran isolated, from a results' ``sandbox``: namespaces were used
-    (``isolation`` is not ``none``) and the sandbox did not report ``isolated: false``."""
-    if sandbox.get("isolated") is False:
-        return False
+    """Whether the student's code ran isolated, from a results' ``sandbox``: the sandbox's own
+    ``isolated`` verdict when it gives one, else whether namespaces were used (``isolation`` is
+    not ``none``)."""
+    isolated = sandbox.get("isolated")
+    if isinstance(isolated, bool):
+        return isolated  # the sandbox's own verdict (a root grader without namespaces isolates by uid)
     return str(sandbox.get("isolation", "")) not in NOT_ISOLATED
 
 

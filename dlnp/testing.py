@@ -18,6 +18,7 @@ This module contains no reference solution and is shipped in the student release
 from __future__ import annotations
 
 import ast
+import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -442,6 +443,35 @@ def silencing_call(source: str, function: str) -> str | None:
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
     return None
+
+
+def silenced_message(function: str, found: str, call: str) -> str:
+    """The feedback for a ``function`` that turns warnings off (``found``) where stability is judged.
+
+    One wording for the hidden graders and the public self-check (SPEC §1: same policy,
+    same message).
+    """
+    return (
+        f"{call}: your {function} turns warnings off while it runs ({found}(...)); the docstring promises "
+        "numerical stability without silencing warnings, so this check cannot see an overflow.\n"
+        "Likely mistake (warnings silenced) avoid the overflow instead of hiding it: only exponentiate "
+        "non-positive numbers (sigmoid: e^{-|z|}; softmax: subtract each row's max) and clip "
+        "probabilities before the log; remove the warnings filter / np.errstate / np.seterr call."
+    )
+
+
+def check_not_silenced(function: Callable[..., Any], call: str) -> None:
+    """Public self-check twin of the graders' check: fail when ``function`` (the student's own,
+    or a class whose methods are judged) silences the RuntimeWarnings its stability is judged by."""
+    module = inspect.getmodule(function)
+    try:
+        source = inspect.getsource(module) if module is not None else None
+    except (OSError, TypeError):
+        source = None
+    name = getattr(function, "__name__", "")
+    found = silencing_call(source, name) if source else None
+    if found is not None:
+        raise Feedback(silenced_message(name, found, call))
 
 
 #: The likely mistake behind NumPy's "assignment destination is read-only" in a public test.

@@ -110,6 +110,10 @@ set -uo pipefail
 ROOT="${DLNP_GRADESCOPE_ROOT:-/autograder}"
 PY="${DLNP_PYTHON:-$ROOT/venv/bin/python}"
 [ -x "$PY" ] || PY=python3
+# Gradescope's container has no namespaces: the worker runs as a dedicated unprivileged uid, and
+# the hidden graders, the reference, the salt, the results and the upload must be unreadable to it
+# (the sandbox refuses to run student code otherwise). The venv stays outside, readable.
+if [ "$(id -u)" = 0 ]; then chmod 700 "$ROOT/source" "$ROOT/results" "$ROOT/submission" 2>/dev/null || true; fi
 cd "$ROOT/source"
 PYTHONPATH="$ROOT/source" OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 \\
     exec "$PY" -m autograder.gradescope_runner --root "$ROOT"

@@ -1,11 +1,9 @@
-"""Where the kit's folders are, computed once for the instructor's tooling."""
+"""Where the kit's folders are, for the instructor's tooling (the root is the engine's :data:`KIT_ROOT`)."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from autograder.paths import KIT_ROOT
 
-#: The root of the kit's checkout (the folder that holds ``assignments/`` and ``solutions/``).
-KIT_ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = KIT_ROOT / "solutions"
 ASSIGNMENTS = KIT_ROOT / "assignments"
 EXAMPLES = KIT_ROOT / "examples"
@@ -13,3 +11,5 @@ MUTANTS = KIT_ROOT / "tests" / "mutants"
 README = KIT_ROOT / "README.md"
 #: The student runtime: shipped whole into every release (the folder is the boundary).
 STUDENT_RUNTIME = KIT_ROOT / "dlnp"
+
+__all__ = ["ASSIGNMENTS", "EXAMPLES", "KIT_ROOT", "MUTANTS", "README", "SOLUTIONS", "STUDENT_RUNTIME"]

@@ -303,9 +303,7 @@ class Adam:
     eps: float
     t: int
 
-    def __init__(
-        self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8
-    ) -> None:
+    def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8) -> None:
         """Store the hyperparameters, set ``t = 0``; no moments until the first ``step``."""
         self.lr = lr
         self.beta1 = beta1
@@ -380,9 +378,7 @@ def create_batches(
     return batches
 
 
-def step_decay(
-    epoch: int, initial_lr: float = 0.1, drop: float = 0.5, epochs_per_drop: int = 10
-) -> float:
+def step_decay(epoch: int, initial_lr: float = 0.1, drop: float = 0.5, epochs_per_drop: int = 10) -> float:
     r"""Step-decay learning-rate schedule: $\eta_e = \eta_0 \cdot \text{drop}^{\lfloor e / E \rfloor}$.
 
     Parameters
@@ -547,9 +543,7 @@ def fit(
     return history
 
 
-def gradient_check(
-    model: Sequential, X: FloatArray, y: AnyArray, loss: Any = None, h: float = 1e-5
-) -> float:
+def gradient_check(model: Sequential, X: FloatArray, y: AnyArray, loss: Any = None, h: float = 1e-5) -> float:
     r"""Relative error between backprop gradients and central differences.
 
     1. Backprop: ``model.backward(loss.backward())`` after

@@ -95,3 +95,20 @@ def test_nothing_usable(stubs: Path, tmp_path: Path) -> None:
     (upload / "README.txt").write_text("hello\n")
     (upload / "broken.zip").write_bytes(b"not a zip")
     assert stage_upload(upload, stubs, tmp_path / "staged", MANIFEST, tmp_path / "unzipped") is None
+
+
+def test_pipes_huge_files_and_deep_clutter_are_never_read(stubs: Path, tmp_path: Path) -> None:
+    """Loose uploads are read only as small regular files: a FIFO named ``losses.py`` (reading it
+    would hang) and a sparse 1 GiB ``activations.py`` are passed over and graded as stubs."""
+    import os
+
+    upload = tmp_path / "upload"
+    upload.mkdir()
+    os.mkfifo(upload / "losses.py")
+    with (upload / "activations.py").open("wb") as fh:
+        fh.truncate(2**30)
+    (upload / "basics.py").write_text("OK = 1\n")
+    package = stage(upload, stubs, tmp_path)
+    assert (package / "basics.py").read_text() == "OK = 1\n"
+    assert (package / "losses.py").read_text() == (stubs / "losses.py").read_text()
+    assert (package / "activations.py").read_text() == (stubs / "activations.py").read_text()

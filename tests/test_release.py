@@ -167,6 +167,9 @@ def test_stubs_are_clean_under_the_releases_own_ruff_and_pyright(release: Path, 
     copy = tmp_path / "stubs"
     shutil.copytree(release, copy, ignore=shutil.ignore_patterns("__pycache__"))
     _lint(copy)
+    formatted = subprocess.run([_tool("ruff"), "format", "--check", "--no-cache", "neural_network"], cwd=copy,
+                               capture_output=True, text=True, timeout=300, check=False)
+    assert formatted.returncode == 0, formatted.stdout[-4000:]
 
 
 def test_a_correct_solution_is_clean_under_the_releases_own_ruff_and_pyright(release: Path, tmp_path: Path) -> None:

@@ -93,6 +93,9 @@ def test_a_run_without_isolation_says_so_everywhere(graded: tuple[GradingResults
         assert isolation_warning(results) == ""
     results["sandbox"] = sandbox_info({"isolation": "unshare", "note": "", "isolated": False})
     assert isolation_warning(results) != ""
+    # A root grader without namespaces (a container) isolates by a dedicated uid: the sandbox says so.
+    results["sandbox"] = sandbox_info({"isolation": "none", "note": "", "isolated": True})
+    assert isolation_warning(results) == ""
 
 
 @pytest.mark.parametrize("lead", ["=", "+", "-", "@", "\t", "\r"])

@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 import pytest
 
-from dlnp.testing import check_array
+from dlnp.testing import check_array, check_not_silenced
 from neural_network.activations import sigmoid
 
 pytestmark = pytest.mark.chapter("1.3")
@@ -43,3 +43,9 @@ def test_any_shape_and_no_modification() -> None:
     Z0 = Z.copy()
     assert sigmoid(Z).shape == (2, 3, 4)
     assert np.array_equal(Z, Z0), "sigmoid modified its input Z"
+
+
+def test_warnings_are_not_silenced() -> None:
+    """The grader judges stability by the RuntimeWarnings a function raises: turning them off
+    (np.errstate(over="ignore"), warnings.filterwarnings("ignore"), np.seterr) fails, here as there."""
+    check_not_silenced(sigmoid, "sigmoid(Z) with entries up to |z| = 1000")

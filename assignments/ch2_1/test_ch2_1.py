@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pytest
 
-from dlnp.testing import Mistake, check_scalar
+from dlnp.testing import Mistake, check_not_silenced, check_scalar
 from neural_network.losses import binary_cross_entropy, mse_loss
 
 pytestmark = pytest.mark.chapter("2.1")
@@ -48,3 +48,9 @@ def test_bce_handles_probabilities_zero_and_one() -> None:
     assert np.isfinite(loss) and abs(float(loss)) < 1e-5, (
         f"perfect confident predictions should cost ~0, got {loss!r}: clip probabilities before np.log"
     )
+
+
+def test_warnings_are_not_silenced() -> None:
+    """The grader judges stability by the RuntimeWarnings a function raises: turning them off
+    (np.errstate(over="ignore"), warnings.filterwarnings("ignore"), np.seterr) fails, here as there."""
+    check_not_silenced(binary_cross_entropy, "binary_cross_entropy(probabilities 0 and 1)")

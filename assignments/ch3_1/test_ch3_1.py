@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 import pytest
 
-from dlnp.testing import Mistake, check_array, read_only
+from dlnp.testing import Mistake, check_array, check_not_silenced, read_only
 from neural_network.mlp import forward_perceptron
 
 pytestmark = pytest.mark.chapter("3.1")
@@ -65,3 +65,9 @@ def test_large_logits_without_warnings() -> None:
         A = forward_perceptron(X, W, b)
     check_array(A, np.array([[1.0], [0.0], [0.5]]), name="forward_perceptron with |XW + b| = 1000",
                 hint="Reuse your stable sigmoid from chapter 1.3.")
+
+
+def test_warnings_are_not_silenced() -> None:
+    """The grader judges stability by the RuntimeWarnings a function raises: turning them off
+    (np.errstate(over="ignore"), warnings.filterwarnings("ignore"), np.seterr) fails, here as there."""
+    check_not_silenced(forward_perceptron, "forward_perceptron with large logits")

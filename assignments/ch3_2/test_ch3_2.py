@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 import pytest
 
-from dlnp.testing import Mistake, check_array, read_only
+from dlnp.testing import Mistake, check_array, check_not_silenced, read_only
 from neural_network.activations import relu, relu_derivative, softmax
 
 pytestmark = pytest.mark.chapter("3.2")
@@ -79,3 +79,9 @@ def test_float32_and_purity() -> None:
     relu(Z)
     relu_derivative(Z)
     assert np.array_equal(Z, Z0), "an activation modified its input Z"
+
+
+def test_warnings_are_not_silenced() -> None:
+    """The grader judges stability by the RuntimeWarnings a function raises: turning them off
+    (np.errstate(over="ignore"), warnings.filterwarnings("ignore"), np.seterr) fails, here as there."""
+    check_not_silenced(softmax, "softmax(Z) with logits of magnitude up to 1000")

@@ -11,7 +11,7 @@ import itertools
 import numpy as np
 import pytest
 
-from dlnp.testing import Mistake, check_array, check_tuple, gradient_check_mistakes
+from dlnp.testing import Mistake, check_array, check_not_silenced, check_tuple, gradient_check_mistakes
 from neural_network.deep import backward_mlp_3layer, forward_mlp_3layer, gradient_norms_per_layer
 
 pytestmark = pytest.mark.chapter("4.1")
@@ -128,3 +128,9 @@ def test_masks_are_zero_where_z_equals_zero() -> None:
                 hint="The ReLU masks are Z1 > 0 and Z2 > 0: 0 where Z == 0 exactly (not Z >= 0).")
     check_array(np.asarray(grads[1]).reshape(-1)[2], 0.0, name="grad_b1[2] of a unit with Z1 <= 0",
                 hint="The ReLU masks are Z1 > 0 and Z2 > 0: 0 where Z == 0 exactly (not Z >= 0).")
+
+
+def test_warnings_are_not_silenced() -> None:
+    """The grader judges stability by the RuntimeWarnings a function raises: turning them off
+    (np.errstate(over="ignore"), warnings.filterwarnings("ignore"), np.seterr) fails, here as there."""
+    check_not_silenced(forward_mlp_3layer, "forward_mlp_3layer with logits of several hundred")

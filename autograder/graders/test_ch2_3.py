@@ -76,6 +76,13 @@ def _n_and_batch(rng: np.random.Generator) -> tuple[int, int]:
             return n, batch
 
 
+def _partial_batch(rng: np.random.Generator, n: int, low: int, high: int) -> int:
+    """A batch size in [low, high) that does NOT divide n, so the last batch is always smaller:
+    mistakes about the last batch show whatever the seed."""
+    sizes = [size for size in range(low, high) if n % size]
+    return int(rng.choice(sizes)) if sizes else low
+
+
 def _regression(rng: np.random.Generator) -> tuple[Array, Array, Array, Array, int]:
     n, batch = _n_and_batch(rng)
     while True:
@@ -153,7 +160,7 @@ def test_gd_logistic_activation(student: Student, rng: np.random.Generator) -> N
     X = X + rng.normal(scale=1.5, size=X.shape)  # overlapping classes: gradients stay informative
     W, b = 0.3 * rng.normal(size=(2, 1)), 0.3 * rng.normal(size=(1, 1))
     lr, epochs = float(rng.uniform(0.2, 1.0)), int(rng.integers(2, 6))
-    batch = int(rng.integers(2, 6))  # always several batches (n >= 12): full batch is graded in 2.2
+    batch = _partial_batch(rng, X.shape[0], 2, 6)  # several batches, the last one smaller (full batch: 2.2)
     kwargs: dict[str, Any] = {"batch_size": batch, "loss_fn": Fixture("quartic_loss"),
                               "activation_fn": Fixture("logistic"), "rng": seed_from(rng)}
     _check_minibatch(student, (X, y, W, b, lr, epochs), kwargs, table=[*ACTIVATION_MISTAKES, *MINIBATCH_MISTAKES],
@@ -165,7 +172,7 @@ def test_gd_logistic_regression_separates_blobs(student: Student, rng: np.random
     """logistic regression (logistic activation) separates two blobs: 100 % training accuracy"""
     X, y = _blobs(rng)
     W, b = np.zeros((2, 1)), np.zeros((1, 1))
-    epochs, batch = int(rng.integers(30, 60)), int(rng.integers(4, 9))
+    epochs, batch = int(rng.integers(30, 60)), _partial_batch(rng, X.shape[0], 4, 9)
     kwargs: dict[str, Any] = {"batch_size": batch, "loss_fn": Fixture("mean_abs_loss"),
                               "activation_fn": Fixture("logistic"), "rng": seed_from(rng)}
     name = f"logistic regression on two blobs ({X.shape[0]} points, batch_size={batch}, {epochs} epochs)"
@@ -204,7 +211,7 @@ def test_gd_batch_size_edge_cases(student: Student, rng: np.random.Generator) ->
     """batch_size = 1 (stochastic) and batch_size >= n (one shuffled batch) follow the same rules"""
     X, y, W, b, _ = _regression(rng)
     n = X.shape[0]
-    for batch in (1, n + int(rng.integers(0, 4))):
+    for batch in (1, n + int(rng.integers(1, 4))):  # strictly more than n: one (partial) batch
         lr, epochs = float(rng.uniform(0.01, 0.05)), int(rng.integers(2, 4))
         kwargs: dict[str, Any] = {"batch_size": batch, "loss_fn": Fixture("quartic_loss"), "rng": seed_from(rng)}
         _check_minibatch(student, (X, y, W, b, lr, epochs), kwargs, table=MINIBATCH_MISTAKES,

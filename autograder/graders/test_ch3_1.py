@@ -123,7 +123,11 @@ def _large_problem(rng: np.random.Generator) -> tuple[Array, Array, Array]:
     X[(i + 1) % X.shape[0]] = -X[i]                # both signs of the largest |XW| are present
     Z = X @ W
     W = W * (rng.uniform(900.0, 1000.0) / float(np.max(np.abs(Z))))
-    return X, W, b
+    # and always a few moderate rows (|XW| <= 2), where every formula's VALUES differ: the verdict
+    # never depends on whether the draw happened to saturate every output
+    moderate = rng.normal(size=(3, X.shape[1]))
+    moderate *= rng.uniform(0.5, 2.0) / float(np.max(np.abs(moderate @ W)))
+    return np.vstack([X, moderate]), W, b
 
 
 @grade("forward_perceptron", points=2)

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from .. import worker_runtime
+from ..paths import KIT_ROOT
 
-KIT_ROOT = Path(__file__).resolve().parent.parent.parent
 RUNTIME = Path(worker_runtime.__file__).resolve()
 
 #: Top-level folders a confined process may read: the system.

@@ -70,6 +70,9 @@ class Student:
         self._seq = 0
         self._cpu_mark: float | None = None
         self._imported: set[str] = set()
+        #: Modules whose import raised (deterministic: kept for the whole grading).
+        self._failed_imports: dict[str, StudentError] = {}
+        #: Modules whose import crashed or hung in the current worker (a restarted worker starts clean).
         self._broken: dict[str, StudentError] = {}
         self._test_deadline: float | None = None
         self._test_cpu_left: float | None = None
@@ -130,6 +133,7 @@ class Student:
         self.generation += 1
         self.workers_started += 1
         self._imported = set()
+        self._broken = {}
         self._ready = False
         if wait:
             self._await_hello()
@@ -279,17 +283,19 @@ class Student:
         import hangs, crashes or fails fails every later call at once (no repeated waits)."""
         if module in self._imported:
             return
-        broken = self._broken.get(module)
+        broken = self._failed_imports.get(module) or self._broken.get(module)
         if broken is not None:
             raise type(broken)(broken.message, broken.function)
         label = f"importing {wire.PACKAGE}/{module}.py"
         try:
             reply, _ = self._exchange({"op": "import", "module": module}, [], label, None)
-            if not reply.get("ok"):
-                raise wording.describe_error(reply.get("error", {}), label, self.limits.memory_bytes)
         except StudentError as exc:
-            self._broken[module] = exc
+            self._broken[module] = exc  # crashed or hung: this worker only; a fresh one tries again
             raise
+        if not reply.get("ok"):
+            error = wording.describe_error(reply.get("error", {}), label, self.limits.memory_bytes)
+            self._failed_imports[module] = error  # the module's own code raised: the same on every worker
+            raise error
         self._imported.add(module)
 
     # ------------------------------------------------------------------ requests

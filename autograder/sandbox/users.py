@@ -24,7 +24,6 @@ import shutil
 import signal
 import stat
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,8 +98,13 @@ class WorkerUser:
 
 
 def _lock_dir() -> Path:
-    """A root-only folder of lock files, one per uid slot (created if missing)."""
-    folder = Path(tempfile.gettempdir()) / "dlnp-worker-uids"
+    """A root-only folder of lock files, one per uid slot (created if missing).
+
+    Always ``/tmp/dlnp-worker-uids``, whatever ``$TMPDIR`` says: every grader on the machine
+    must see the same locks, or two of them would hand out the same uid (and killing one
+    worker's processes would kill the other's).
+    """
+    folder = Path("/tmp") / "dlnp-worker-uids"
     with contextlib.suppress(FileExistsError):
         folder.mkdir(mode=0o700)
     info = os.lstat(folder)

@@ -469,9 +469,37 @@ def check_not_silenced(function: Callable[..., Any], call: str) -> None:
     except (OSError, TypeError):
         source = None
     name = getattr(function, "__name__", "")
+    stub = _stub_message(source, name) if source else None
+    if stub is not None:
+        raise NotImplementedError(stub)  # not started: nothing to judge yet
     found = silencing_call(source, name) if source else None
     if found is not None:
         raise Feedback(silenced_message(name, found, call))
+
+
+def _stub_message(source: str, name: str) -> str | None:
+    """The ``NotImplementedError`` message when ``name`` (a function, or a class whose every method)
+    is still a released stub, else None."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
+    top = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name == name]
+    if not top:
+        return None
+    node = top[0]
+    bodies = [node] if isinstance(node, ast.FunctionDef) else [
+        m for m in node.body if isinstance(m, ast.FunctionDef)]
+    messages: list[str] = []
+    for fn in bodies:
+        body = [b for b in fn.body if not (isinstance(b, ast.Expr) and isinstance(b.value, ast.Constant))]
+        if not (len(body) == 1 and isinstance(body[0], ast.Raise) and body[0].exc is not None
+                and "NotImplementedError" in ast.unparse(body[0].exc)):
+            return None
+        exc = body[0].exc
+        args = exc.args if isinstance(exc, ast.Call) else []
+        messages.append(str(args[0].value) if args and isinstance(args[0], ast.Constant) else f"implement {name}")
+    return messages[0] if messages else None
 
 
 #: The likely mistake behind NumPy's "assignment destination is read-only" in a public test.

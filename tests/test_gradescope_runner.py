@@ -266,15 +266,20 @@ def test_score_only_shows_scores_and_withholds_the_hidden_output(autograder_zip:
 
 def test_a_looping_submission_leaves_partial_results_before_the_limit(release: Path, tmp_path: Path) -> None:
     archive = build_zip(tmp_path / "short.zip", "--timeout-minutes", "1")
-    loop = "def gradient_descent(*args, **kwargs):\n    while True:\n        pass\n"
-    sub = make_submission(release, tmp_path / "work", patches={"gradient_descent": loop})
+    # Every function loops: even with each timed-out function never called again, the hidden graders
+    # cannot finish inside a one-minute assignment, so the runner must stop them and keep what it has.
+    loops = {name: f"def {name}(*args, **kwargs):\n    while True:\n        pass\n"
+             for name in MANIFEST.function_names if not name[0].isupper()}
+    sub = make_submission(release, tmp_path / "work", patches=loops)
     start = time.monotonic()
     results = run_autograder(archive, tmp_path / "gs", lambda s: shutil.copytree(sub, s / "release"), timeout=120)
     assert time.monotonic() - start < 60, "results must be written before Gradescope's timeout"
-    assert results["extra_data"]["chapters"]["2.1"]["score"] == MANIFEST.chapter("2.1").points
     assert results["extra_data"]["chapters"]["2.2"]["score"] == 0
-    assert results["extra_data"]["grading"]["complete"] is False
-    assert "did not finish" in results["output"]
+    # The engine's per-submission budget (below the assignment's limit) stops the graders in time:
+    # the tests it did not reach score 0 and say why.
+    assert results["extra_data"]["grading"]["budget_seconds"] < 60
+    verdicts = " ".join(t["output"] for t in hidden(results))
+    assert "not run" in verdicts.lower() or "timeout" in verdicts.lower(), verdicts[:2000]
 
 
 def test_public_entries_read_pytest_summary() -> None:

@@ -50,7 +50,7 @@ def test_bce_handles_probabilities_zero_and_one() -> None:
     )
 
 
-def test_warnings_are_not_silenced() -> None:
+def test_bce_does_not_silence_warnings() -> None:
     """The grader judges stability by the RuntimeWarnings a function raises: turning them off
     (np.errstate(over="ignore"), warnings.filterwarnings("ignore"), np.seterr) fails, here as there."""
     check_not_silenced(binary_cross_entropy, "binary_cross_entropy(probabilities 0 and 1)")

@@ -90,8 +90,10 @@ def thread_bomb(count: int) -> int:
 
 
 def memory_in_children(children: int, mib: int) -> int:
-    """Fork ``children`` processes that each touch ``mib`` MiB and hold it; return how many held it."""
+    """Fork ``children`` processes that each touch ``mib`` MiB and hold it; return how many hold it at
+    once (reported their memory and are still alive: a cgroup's OOM killer may end a child after it reported)."""
     pipes = []
+    pids = []
     for _ in range(children):
         r, w = os.pipe()
         pid = os.fork()
@@ -107,10 +109,17 @@ def memory_in_children(children: int, mib: int) -> int:
                 os._exit(0)
         os.close(w)
         pipes.append(r)
-    held = 0
-    for r in pipes:
+        pids.append(pid)
+    reported = []
+    for r, pid in zip(pipes, pids, strict=True):
         with contextlib.suppress(OSError):
             if os.read(r, 1) == b"1":
+                reported.append(pid)
+    time.sleep(0.5)  # let a pending OOM kill land
+    held = 0
+    for pid in reported:
+        with contextlib.suppress(ChildProcessError):
+            if os.waitpid(pid, os.WNOHANG) == (0, 0):
                 held += 1
     return held
 

@@ -453,38 +453,33 @@ def _call_norms(student: Student, X: Array, y: Array, Ws: list[Array], bs: list[
         raise
 
 
-@grade("gradient_norms_per_layer", points=2)
-def test_gradient_norms_sigmoid(student: Student, rng: np.random.Generator) -> None:
-    """gradient_norms_per_layer of a deep sigmoid network (first layer first)"""
-    X, y, Ws, bs = _deep(rng, "sigmoid")
+def _check_norms(student: Student, rng: np.random.Generator, activation: str) -> None:
+    """gradient_norms_per_layer of a deep ``activation`` network against the reference, or against
+    the student's own earlier functions (score once)."""
+    X, y, Ws, bs = _deep(rng, activation)
     try:
-        got = _call_norms(student, X, y, Ws, bs, "sigmoid")
+        got = _call_norms(student, X, y, Ws, bs, activation)
     except _ChargedEarlier:
         return
     try:
-        check_array(got, reference("gradient_norms_per_layer", X, y, Ws, bs, activation="sigmoid"),
-                    name=f"gradient_norms_per_layer(..., {len(Ws)} layers, activation='sigmoid')",
-                    mistakes=_norm_mistakes(X, y, Ws, bs, "sigmoid"))
+        check_array(got, reference("gradient_norms_per_layer", X, y, Ws, bs, activation=activation),
+                    name=f"gradient_norms_per_layer(..., {len(Ws)} layers, activation={activation!r})",
+                    mistakes=_norm_mistakes(X, y, Ws, bs, activation))
     except Feedback:
-        if not _own_accepts(student, "gradient_norms_per_layer", got, (X, y, Ws, bs), {"activation": "sigmoid"}):
+        if not _own_accepts(student, "gradient_norms_per_layer", got, (X, y, Ws, bs), {"activation": activation}):
             raise
+
+
+@grade("gradient_norms_per_layer", points=2)
+def test_gradient_norms_sigmoid(student: Student, rng: np.random.Generator) -> None:
+    """gradient_norms_per_layer of a deep sigmoid network (first layer first)"""
+    _check_norms(student, rng, "sigmoid")
 
 
 @grade("gradient_norms_per_layer", points=2)
 def test_gradient_norms_relu(student: Student, rng: np.random.Generator) -> None:
     """gradient_norms_per_layer of a deep ReLU network"""
-    X, y, Ws, bs = _deep(rng, "relu")
-    try:
-        got = _call_norms(student, X, y, Ws, bs, "relu")
-    except _ChargedEarlier:
-        return
-    try:
-        check_array(got, reference("gradient_norms_per_layer", X, y, Ws, bs, activation="relu"),
-                    name=f"gradient_norms_per_layer(..., {len(Ws)} layers, activation='relu')",
-                    mistakes=_norm_mistakes(X, y, Ws, bs, "relu"))
-    except Feedback:
-        if not _own_accepts(student, "gradient_norms_per_layer", got, (X, y, Ws, bs), {"activation": "relu"}):
-            raise
+    _check_norms(student, rng, "relu")
 
 
 @grade("gradient_norms_per_layer", points=1)

@@ -15,6 +15,7 @@ import csv
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -155,10 +156,14 @@ def test_feedback_shows_the_graders_messages(course: dict[str, Any]) -> None:
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("nbgrader")
-def test_validate_shows_the_public_self_check(course: dict[str, Any]) -> None:
+def test_validate_shows_the_public_self_check(course: dict[str, Any], tmp_path: Path) -> None:
     root: Path = course["root"]
-    untouched = subprocess.run([NBGRADER, "validate", str(root / "release" / SLUG / f"{SLUG}.ipynb")],
-                               cwd=root / "release" / SLUG, env=course["env"], capture_output=True, text=True,
+    # A student validates their downloaded copy, never the course's release folder (running the public test
+    # there would leave a __pycache__ in what every other student fetches).
+    fetched = tmp_path / SLUG
+    shutil.copytree(root / "release" / SLUG, fetched)
+    untouched = subprocess.run([NBGRADER, "validate", str(fetched / f"{SLUG}.ipynb")],
+                               cwd=fetched, env=course["env"], capture_output=True, text=True,
                                timeout=300, check=False)
     text = untouched.stdout + untouched.stderr
     assert "Success" not in text, text[-3000:]

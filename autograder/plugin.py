@@ -9,8 +9,9 @@ Time is bounded at three levels. Each call and each test have the sandbox's limi
 later test of the same grading (:class:`GradedStudent`): those tests fail at once with
 a line that says so. The submission as a whole has a budget (``budget_seconds``,
 default :data:`DEFAULT_BUDGET_SECONDS`): once it is used up, the tests not run yet fail
-at once with a line that says so. A submission whose every function loops is therefore
-graded in about ``budget_seconds`` plus one test's limit.
+at once with a line that says so, and the test running when it runs out is stopped then
+(its deadline is the earlier of its own limit and the end of the budget). A submission
+whose every function loops is therefore graded in about ``budget_seconds``.
 
 With a results path, the results file is rewritten atomically while grading runs
 (after each chapter, and at least every :data:`PARTIAL_EVERY_SECONDS` during a long
@@ -60,14 +61,16 @@ from .sandbox import (
     StudentTimeout,
     package_digest,
     sandbox_report,
+    wording,
 )
+from .worker_runtime import PACKAGE
 
 MAX_OUTPUT = 4000
 MAX_RESULTS_BYTES = 900_000  # results.json stays under 1 MB whatever the student's code does
 #: Time budget of one submission (s). A normal submission takes about 4 s for all chapters
-#: and a slow but correct one well under a minute; with one test's limit (60 s) on top, a
-#: submission that loops everywhere still ends in about 4 minutes, well under Gradescope's
-#: default autograder timeout (10 minutes).
+#: and a slow but correct one well under a minute; the test running when the budget runs
+#: out is stopped then, so a submission that loops everywhere ends in about 3 minutes,
+#: well under Gradescope's default autograder timeout (10 minutes).
 DEFAULT_BUDGET_SECONDS = 180.0
 #: Partial results are written at least this often (s) while a chapter takes long.
 PARTIAL_EVERY_SECONDS = 2.0
@@ -284,12 +287,13 @@ class GradingPlugin:
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Iterator[None]:
-        """Each test gets its own wall-clock and CPU budget for the student's code."""
+        """Each test gets its own wall-clock and CPU budget for the student's code, its wall-clock
+        time capped by what is left of the submission's budget."""
         student = self._student
         if student is None:
             yield
             return
-        with student.test():
+        with student.test(self.deadline):
             yield
 
     @pytest.hookimpl(hookwrapper=True)
@@ -358,6 +362,10 @@ class GradingPlugin:
 
     def _record(self, item: pytest.Item, call: pytest.CallInfo[None], passed: bool) -> TestResult:
         status, output = ("passed", "") if passed else self._diagnose(call)
+        if not passed:
+            why = self._module_skipped(self._function(item))
+            if why:
+                output = f"{wording.module_skipped(PACKAGE, why)}\n{output}"
         if len(output) > MAX_OUTPUT:
             output = output[:MAX_OUTPUT] + "\n[... output truncated]"
         return make_test(name=self._name(item), chapter=self.chapter_of(item), function=self._function(item),
@@ -381,6 +389,12 @@ class GradingPlugin:
             "unexpected type or shape; compare it with the docstring."
         )
 
+    def _module_skipped(self, function: str) -> str:
+        """Why the file of ``function``'s module was not given to the worker (``""`` when it was)."""
+        module = self.manifest.modules.get(function)
+        skipped = self._student.skipped_files if self._student is not None else []
+        return next((line for line in skipped if module and line.startswith(f"{module}.py: ")), "")
+
     # ---------------------------------------------------------------- results
     def _sandbox_info(self) -> SandboxInfo:
         if self._sandbox is None:
@@ -403,10 +417,13 @@ class GradingPlugin:
         grading["problems"] = problems
         grading["timed_out"] = sorted(self._student.timed_out) if self._student is not None else []
         sandbox = self._sandbox_info()
+        notes = [f"Note: {sandbox['note']}" if sandbox["note"] else ""]
+        if self._student is not None and self._student.skipped_files:
+            notes.append(wording.skipped_files(PACKAGE, self._student.skipped_files))
         return make_results(
             chapter_ids=[c.id for c in self.manifest.chapters], tests=tests, seconds=seconds,
             visibility=self.visibility, digest=self.digest, sandbox=sandbox, grading=grading,
-            output=f"Note: {sandbox['note']}" if sandbox["note"] else "",
+            output="\n".join(note for note in notes if note),
             workers_started=self._student.workers_started if self._student is not None else None,
         )
 

@@ -10,6 +10,7 @@ submission's package. The package is split by responsibility:
   ``bwrap``/``unshare``/``none`` launch commands, and which one this machine offers;
 - :mod:`.users`, :mod:`.cgroups`, :mod:`.processes`, :mod:`.worker`: who the worker
   runs as, the limits of its whole process tree, and its launch and death;
+- :mod:`.scratch`: without namespaces, the bound on the scratch files it writes;
 - :mod:`.files`: the one bounded walk through which student files are read;
 - :mod:`.channel`, :mod:`.codec`: frames on the pipes, and bounded decoding of replies;
 - :mod:`.inputs`, :mod:`.wording`: the input guard, and every sentence written for the student;

@@ -9,6 +9,10 @@ all. cgroup v2 is used when ``/sys/fs/cgroup`` is a v2 hierarchy with the ``pids
 ``memory`` and ``cpuacct`` hierarchies when they are mounted and writable (hybrid
 machines). Elsewhere :func:`cgroup_support` says why not, and the sandbox falls back
 to per-user and per-process limits (:mod:`.users`).
+
+Where the hierarchy is, and which cgroup this process is in, is a :class:`Hierarchy`
+(``/sys/fs/cgroup`` and ``/proc/self/cgroup`` by default; the kit's tests point it at
+a fake tree in a temporary folder).
 """
 
 from __future__ import annotations
@@ -23,7 +27,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path("/sys/fs/cgroup")
+SELF_CGROUP = Path("/proc/self/cgroup")
 V1_CONTROLLERS = ("pids", "memory", "cpuacct")
+
+
+@dataclass(frozen=True)
+class Hierarchy:
+    """A cgroup file system (``root``), where this process is in it (``self_cgroup``, in the
+    format of ``/proc/self/cgroup``), and how a cgroup is made and removed (by the kernel:
+    ``mkdir`` fills the folder with its interface files, ``rmdir`` removes them)."""
+
+    root: Path = ROOT
+    self_cgroup: Path = SELF_CGROUP
+
+    def mkdir(self, folder: Path) -> None:
+        folder.mkdir(mode=0o755)
+
+    def rmdir(self, folder: Path) -> None:
+        folder.rmdir()
+
+
+HOST = Hierarchy()
 
 
 def _read(path: Path) -> str:
@@ -32,32 +56,32 @@ def _read(path: Path) -> str:
 
 
 def _write(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_CLOEXEC)  # as `echo text > path` does
     try:
         os.write(fd, text.encode())
     finally:
         os.close(fd)
 
 
-def _own_cgroups() -> dict[str, str]:
+def _own_cgroups(hierarchy: Hierarchy) -> dict[str, str]:
     """Controller (or ``""`` for v2) -> this process's cgroup path, from ``/proc/self/cgroup``."""
     out: dict[str, str] = {}
-    with contextlib.suppress(OSError):
-        for line in _read(Path("/proc/self/cgroup")).splitlines():
+    with contextlib.suppress(OSError, ValueError):
+        for line in _read(hierarchy.self_cgroup).splitlines():
             _, controllers, path = line.split(":", 2)
             for controller in controllers.split(",") if controllers else [""]:
                 out[controller] = path
     return out
 
 
-def _v2_parent() -> Path | None:
+def _v2_parent(hierarchy: Hierarchy) -> Path | None:
     """A v2 cgroup in which the grader may create children with pids and memory enabled."""
-    if not (ROOT / "cgroup.controllers").exists():
+    if not (hierarchy.root / "cgroup.controllers").exists():
         return None
-    own = _own_cgroups().get("")
+    own = _own_cgroups(hierarchy).get("")
     if own is None:
         return None
-    here = ROOT / own.lstrip("/")
+    here = hierarchy.root / own.lstrip("/")
     for candidate in (here, here.parent):
         try:
             enabled = set(_read(candidate / "cgroup.subtree_control").split())
@@ -68,13 +92,13 @@ def _v2_parent() -> Path | None:
     return None
 
 
-def _v1_parents() -> dict[str, Path] | None:
-    own = _own_cgroups()
+def _v1_parents(hierarchy: Hierarchy) -> dict[str, Path] | None:
+    own = _own_cgroups(hierarchy)
     parents: dict[str, Path] = {}
     for controller in V1_CONTROLLERS:
         if controller not in own:
             return None
-        folder = ROOT / controller / own[controller].lstrip("/")
+        folder = hierarchy.root / controller / own[controller].lstrip("/")
         if not folder.is_dir() or not os.access(folder, os.W_OK):
             return None
         parents[controller] = folder
@@ -82,13 +106,13 @@ def _v1_parents() -> dict[str, Path] | None:
 
 
 @functools.cache
-def cgroup_support() -> tuple[str, str]:
+def cgroup_support(hierarchy: Hierarchy = HOST) -> tuple[str, str]:
     """(``"v2"``, ``"v1"`` or ``""``, why not when ``""``), probed once by making and removing a cgroup."""
     if os.environ.get("DLNP_NO_CGROUP"):
         return "", "cgroups switched off ($DLNP_NO_CGROUP)"
     for version in ("v2", "v1"):
         try:
-            group = TreeCgroup.create(version, processes=8, memory_bytes=64 * 2**20)
+            group = TreeCgroup.create(version, processes=8, memory_bytes=64 * 2**20, hierarchy=hierarchy)
         except OSError:
             continue
         if group is not None:
@@ -97,14 +121,14 @@ def cgroup_support() -> tuple[str, str]:
     return "", "no writable cgroup hierarchy with the pids and memory controllers here"
 
 
-def _sweep(parent: Path) -> None:
+def _sweep(parent: Path, hierarchy: Hierarchy) -> None:
     """Remove the empty cgroups left in ``parent`` by graders that died before removing theirs."""
     with contextlib.suppress(OSError):
         for folder in parent.glob("dlnp-worker-*-*"):
             owner = folder.name.split("-")[2]
             if owner.isdigit() and not os.path.exists(f"/proc/{owner}"):
                 with contextlib.suppress(OSError):
-                    folder.rmdir()  # fails, harmlessly, while a process is still inside
+                    hierarchy.rmdir(folder)  # fails, harmlessly, while a process is still inside
 
 
 @dataclass
@@ -114,18 +138,20 @@ class TreeCgroup:
     version: str
     folders: dict[str, Path]
     oom_at_start: int = field(default=0)
+    hierarchy: Hierarchy = HOST
 
     @classmethod
-    def create(cls, version: str, *, processes: int, memory_bytes: int) -> TreeCgroup | None:
+    def create(cls, version: str, *, processes: int, memory_bytes: int,
+               hierarchy: Hierarchy = HOST) -> TreeCgroup | None:
         name = f"dlnp-worker-{os.getpid()}-{secrets.token_hex(4)}"
         if version == "v2":
-            parent = _v2_parent()
+            parent = _v2_parent(hierarchy)
             if parent is None:
                 return None
-            _sweep(parent)
+            _sweep(parent, hierarchy)
             folder = parent / name
-            folder.mkdir(mode=0o755)
-            group = cls("v2", {"": folder})
+            hierarchy.mkdir(folder)
+            group = cls("v2", {"": folder}, hierarchy=hierarchy)
             try:
                 _write(folder / "pids.max", str(processes))
                 _write(folder / "memory.max", str(memory_bytes))
@@ -135,15 +161,15 @@ class TreeCgroup:
                 group.remove()
                 raise
             return group
-        parents = _v1_parents()
+        parents = _v1_parents(hierarchy)
         if parents is None:
             return None
-        group = cls("v1", {})
+        group = cls("v1", {}, hierarchy=hierarchy)
         try:
             for controller, parent in parents.items():
-                _sweep(parent)
+                _sweep(parent, hierarchy)
                 folder = parent / name
-                folder.mkdir(mode=0o755)
+                hierarchy.mkdir(folder)
                 group.folders[controller] = folder
             _write(group.folders["pids"] / "pids.max", str(processes))
             _write(group.folders["memory"] / "memory.limit_in_bytes", str(memory_bytes))
@@ -219,7 +245,7 @@ class TreeCgroup:
         for folder in list(self.folders.values()):
             while True:
                 try:
-                    folder.rmdir()
+                    self.hierarchy.rmdir(folder)
                     break
                 except FileNotFoundError:
                     break

@@ -17,6 +17,7 @@ from .errors import SandboxError
 from .isolation import Sandbox
 from .layout import RUNTIME, interpreter
 from .limits import ISOLATIONS, Limits
+from .scratch import MAX_ENTRIES, POLL_SECONDS
 from .users import claim_user
 
 
@@ -100,9 +101,11 @@ def choose_isolation(requested: str = "auto") -> tuple[str, str]:
     return "none", not_isolated_note("; ".join(reasons))
 
 
-def tree_bounds(limits: Limits) -> dict[str, str]:
-    """The bounds that hold for the whole process tree of one worker on this machine."""
-    version, why_not = cgroup_support()
+def tree_bounds(limits: Limits, support: tuple[str, str] | None = None, root: bool | None = None) -> dict[str, str]:
+    """The bounds that hold for the whole process tree of one worker on this machine (``support``:
+    what :func:`~.cgroups.cgroup_support` says, ``root``: whether the grader is root; by default probed)."""
+    version, why_not = support if support is not None else cgroup_support()
+    root = grader_is_root() if root is None else root
     mib = limits.memory_bytes // 2**20
     if version:
         return {
@@ -112,7 +115,7 @@ def tree_bounds(limits: Limits) -> dict[str, str]:
             "cpu": "CPU time of every process of the tree, charged to the test",
             "kill": "every process of the tree killed with the worker",
         }
-    if grader_is_root():
+    if root:
         return {
             "mechanism": f"dedicated uid and per-process limits ({why_not})",
             "processes": f"at most {limits.processes} processes and threads (RLIMIT_NPROC of the worker's uid)",
@@ -131,6 +134,23 @@ def tree_bounds(limits: Limits) -> dict[str, str]:
     }
 
 
+def scratch_bound(isolation: str, root: bool, limits: Limits) -> str:
+    """The bound that holds on the files a worker writes (``whole_tree.scratch`` of the results)."""
+    mib = limits.scratch_bytes / 2**20
+    each = limits.output_bytes / 2**20
+    if isolation != "none":
+        return (f"a private /tmp and a private /dev/shm of {mib:g} MiB each (tmpfs); the working folder is in "
+                f"that /tmp; each file at most {each:g} MiB")
+    if root:
+        return (f"at most {mib:g} MiB (and {MAX_ENTRIES} entries) in the working folder, /tmp, /var/tmp and "
+                f"/dev/shm together, files held open after deletion and memfd included: measured every "
+                f"{POLL_SECONDS:g} s by the grader, which then kills every process of the worker's uid, so it may "
+                f"be exceeded by what the worker writes in {POLL_SECONDS:g} s; each file at most {each:g} MiB; "
+                "its files are deleted when it ends")
+    return (f"not bounded in total (each file at most {each:g} MiB): the worker writes wherever the grader's "
+            "user can")
+
+
 def sandbox_report(limits: Limits) -> dict[str, Any]:
     """What confined the student's code, for the results file.
 
@@ -142,6 +162,7 @@ def sandbox_report(limits: Limits) -> dict[str, Any]:
     bounds = tree_bounds(limits)
     if isolation != "none" and not root:
         bounds["kill"] = "the pid namespace kills every process of the tree with the worker"
+    bounds["scratch"] = scratch_bound(isolation, root, limits)
     return {
         "isolation": isolation,
         "isolated": isolation != "none" or root,

@@ -31,6 +31,7 @@ from .isolation import Sandbox, check_out_of_reach
 from .layout import RUNTIME, interpreter, numpy_dirs
 from .limits import Limits
 from .processes import ISSUED_TOKENS, TOKEN_VAR
+from .scratch import ScratchWatch
 from .users import WorkerUser, claim_user
 from .values import Remote
 from .worker import WorkerProcess
@@ -75,8 +76,11 @@ class Student:
         #: Modules whose import crashed or hung in the current worker (a restarted worker starts clean).
         self._broken: dict[str, StudentError] = {}
         self._test_deadline: float | None = None
+        self._deadline_is_budget = False  # the current test ends with the submission's time budget
         self._test_cpu_left: float | None = None
         self.user: WorkerUser | None = None
+        #: Without namespaces, the bound on the scratch files of the worker's user (None when isolated).
+        self.scratch_watch: ScratchWatch | None = None
         self.scratch = Path(tempfile.mkdtemp(prefix="dlnp-worker-"))
         try:
             self.user = claim_user()
@@ -104,6 +108,8 @@ class Student:
         deps = {f"deps/{name}": path for name, path in numpy_dirs().items()}
         binds = {"runtime": runtime, f"work/{wire.PACKAGE}": copy, **deps}
         self.box = Sandbox(self.isolation, self.scratch, binds, list(hide), self.limits.scratch_bytes, self.user)
+        if self.isolation == "none" and self.user is not None:
+            self.scratch_watch = ScratchWatch(self.user, self.scratch / "work", self.limits.scratch_bytes)
 
     def spawn(self) -> None:
         """Start a worker now without waiting for it (it imports NumPy while the grader collects)."""
@@ -129,6 +135,8 @@ class Student:
                 box.path("deps"), "dlnp-worker"]
         worker = WorkerProcess(box, self.limits, self.token)
         worker.start(argv, env)
+        if self.scratch_watch is not None:
+            self.scratch_watch.start()
         self.worker = worker
         self.generation += 1
         self.workers_started += 1
@@ -165,6 +173,8 @@ class Student:
         self._imported = set()
 
     def _release(self) -> None:
+        if self.scratch_watch is not None:
+            self.scratch_watch.stop()
         self._kill()
         if self.user is not None:
             self.user.release()
@@ -181,18 +191,32 @@ class Student:
         self.close()
 
     # ------------------------------------------------------------------ tests
-    def begin_test(self) -> None:
-        """Start the wall-clock and CPU budgets of one test (called by the grading plugin)."""
-        self._test_deadline = time.monotonic() + self.limits.test_seconds
+    def begin_test(self, deadline: float | None = None) -> None:
+        """Start the wall-clock and CPU budgets of one test (called by the grading plugin).
+
+        The test may run for ``limits.test_seconds``, and never past ``deadline`` (a
+        :func:`time.monotonic` time: what is left of the submission's time budget), so
+        that a test that loops cannot overrun the budget of the whole submission.
+        """
+        own = time.monotonic() + self.limits.test_seconds
+        self._test_deadline = own if deadline is None else min(own, deadline)
+        self._deadline_is_budget = deadline is not None and deadline < own
         self._test_cpu_left = self.limits.cpu_seconds
 
     def end_test(self) -> None:
         self._test_deadline = None
+        self._deadline_is_budget = False
         self._test_cpu_left = None
 
+    @property
+    def test_deadline(self) -> float | None:
+        """The :func:`time.monotonic` time the current test must end by (None outside a test)."""
+        return self._test_deadline
+
     @contextlib.contextmanager
-    def test(self) -> Generator[None]:
-        self.begin_test()
+    def test(self, deadline: float | None = None) -> Generator[None]:
+        """One test's budgets for the duration of a ``with`` block (see :meth:`begin_test`)."""
+        self.begin_test(deadline)
         try:
             yield
         finally:
@@ -204,6 +228,8 @@ class Student:
         if self._test_deadline is not None:
             left = self._test_deadline - time.monotonic()
             if left <= 0:
+                if self._deadline_is_budget:
+                    raise StudentTimeout(wording.budget_used(label), label)
                 raise StudentTimeout(wording.test_time_used(label, self.limits.test_seconds), label)
             wall = min(wall, left)
         if self._test_cpu_left is not None:
@@ -217,6 +243,7 @@ class Student:
                   timeout: float | None) -> tuple[dict[str, Any], list[bytes]]:
         """Send one request, return the decoded-frame reply; kill the worker on any failure."""
         wall, cpu = self._budget(label, timeout)
+        self._check_scratch(label)
         if self.worker is None or (self._ready and not self.worker.alive()):
             self._kill()
             self._start()
@@ -234,6 +261,8 @@ class Student:
 
         def too_late() -> str:
             if self._test_deadline is not None and self._test_deadline <= deadline + 1e-3:
+                if self._deadline_is_budget:
+                    return wording.over_budget(label)
                 return wording.over_test_time(label, self.limits.test_seconds)
             return wording.over_call_time(label, wall)
 
@@ -250,11 +279,13 @@ class Student:
         except StudentError:
             self._charge(started)
             self._kill()
+            self._check_scratch(label)
             raise
         except (OSError, EOFError) as exc:
             self._charge(started)
             out_of_memory = worker.ran_out_of_memory()
             self._kill()
+            self._check_scratch(label)
             raise StudentCrashed(wording.crashed(label, self.limits.memory_bytes, type(exc).__name__,
                                                  out_of_memory), label) from None
         try:
@@ -266,7 +297,18 @@ class Student:
             self._kill()
             raise StudentCrashed(wording.unreadable_reply(label, type(exc).__name__), label) from None
         self._charge(started)
+        self._check_scratch(label)  # the bound was crossed while this call ran, before it replied
         return reply, out_blobs
+
+    def _check_scratch(self, label: str) -> None:
+        """When the scratch watchdog stopped the worker: delete its files and fail this call, saying why."""
+        watch = self.scratch_watch
+        if watch is None or watch.tripped is None:
+            return
+        why = watch.tripped
+        self._kill()
+        watch.clear()
+        raise StudentCrashed(wording.over_scratch(label, why), label)
 
     def _charge(self, started: float) -> None:
         """Deduct the call's CPU time (of the worker's whole tree) from the test's budget."""

@@ -65,6 +65,31 @@ def over_test_time(label: str, test_seconds: float) -> str:
     return f"{label} did not finish: this test may take at most {test_seconds:g} s (infinite loop? far too slow?)"
 
 
+def skipped_files(package: str, skipped: list[str]) -> str:
+    """One line saying which files of the student's package their code did not get, and why."""
+    return (f"Some files of your {package}/ package were not given to your code (only regular files are, "
+            "within size limits): " + "; ".join(skipped) + ".")
+
+
+def module_skipped(package: str, why: str) -> str:
+    return f"Note: {package}/{why} (so your code could not import this module)."
+
+
+def over_scratch(label: str, why: str) -> str:
+    return (f"{label} was stopped: your code {why}, more than the grader allows (write less, or reuse one "
+            "file). Its files were deleted and its processes killed.")
+
+
+def budget_used(label: str) -> str:
+    return (f"{label} was not run: the time budget of this submission ran out during this test (earlier "
+            "code was far too slow or looped).")
+
+
+def over_budget(label: str) -> str:
+    return (f"{label} did not finish before the time budget of this submission ran out (infinite loop? far "
+            "too slow?)")
+
+
 def over_call_time(label: str, wall: float) -> str:
     return f"{label} did not finish within {wall:g} s (infinite loop? far too slow?)"
 

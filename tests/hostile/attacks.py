@@ -255,3 +255,29 @@ def fill_scratch(mib: int) -> int:
         except OSError:
             break
     return written
+
+
+def fill_everywhere(mib: int) -> int:
+    """Write up to ``mib`` files of 1 MiB in each of the working folder, ``/tmp`` and ``/dev/shm``
+    (in turn, one file each); return how many MiB were written whole."""
+    chunk = b"x" * 2**20
+    folders = [".", "/tmp", "/dev/shm"]
+    written = 0
+    for i in range(mib):
+        full = 0
+        for folder in folders:
+            try:
+                with open(f"{folder}/dlnp-hostile-scratch-{os.getpid()}-{i}", "wb") as fh:
+                    fh.write(chunk)
+                written += 1
+            except OSError:
+                full += 1
+        if full == len(folders):
+            break
+    return written
+
+
+def count_scratch() -> int:
+    """How many files :func:`fill_everywhere` left that this worker can see."""
+    return sum(1 for folder in (".", "/tmp", "/dev/shm") for name in os.listdir(folder)
+               if name.startswith("dlnp-hostile-scratch-"))

@@ -119,6 +119,7 @@ def main() -> None:
         "target_grew": grew,
         "rss_mib": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024,
         "shm_left": len([n for n in os.listdir("/dev/shm") if n.startswith("dlnp-hostile-")]),
+        "tmp_left": len([n for n in os.listdir("/tmp") if n.startswith("dlnp-hostile-scratch-")]),
     }, default=str))
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -262,4 +263,26 @@ def test_open_files_and_scratch_disk_are_bounded(run: Run) -> None:
     assert opened["status"] == "ok" and opened["value"] < LIMITS["open_files"], opened
     if seen["report"]["isolation"] != "none":  # a private tmpfs of scratch_bytes
         assert scratch["status"] == "ok" and scratch["value"] <= 16, scratch
+    assert seen["left"] == []
+
+
+def test_scratch_disk_is_bounded_in_total(run: Run) -> None:
+    """1 MiB files written in turn in the working folder, /tmp and /dev/shm: at most ``scratch_bytes``
+    in total (private tmpfs mounts with namespaces; the grader's watchdog without)."""
+    seen = run([["fill_everywhere", [100]], ["count_scratch", []]], limits={"scratch_bytes": 16 * 2**20})
+    filled, left = seen["results"]
+    report = seen["report"]
+    scratch = report["whole_tree"]["scratch"]
+    if report["isolation"] != "none":  # the working folder is in the private /tmp
+        assert filled["status"] == "ok" and filled["value"] <= 2 * 16, filled
+        assert "a private /tmp and a private /dev/shm of 16 MiB each" in scratch, scratch
+    else:  # the container-like mode: the grader is root, the worker a dedicated uid
+        assert filled["status"] == "crash", filled
+        assert "wrote more than 16 MiB of scratch files" in filled["message"], filled
+        found = re.search(r"\((\d+) MiB in its working folder", filled["message"])
+        assert found and 16 < int(found.group(1)) < 300, filled["message"]  # stopped long before 300 MiB
+        assert "measured every 0.2 s" in scratch, scratch
+        assert left == {"status": "ok", "value": 0, "seconds": left["seconds"]}, "its files were deleted"
+    assert left["status"] == "ok", "a fresh worker runs after the scratch bound stopped one"
+    assert seen["shm_left"] == 0 and seen["tmp_left"] == 0, "files outlived the worker"
     assert seen["left"] == []

@@ -276,13 +276,14 @@ def test_hostile_module(hostile: HostileFn, name: str, text: str, outcome: str, 
 
 
 def test_a_test_with_many_slow_calls_hits_the_per_test_wall_limit(hostile: HostileFn) -> None:
-    slow = Case("slow", "import time\ntime.sleep(1.2)\nreturn {correct}", set())
-    limits = Limits(call_seconds=5, cpu_seconds=5, test_seconds=2.0, memory_bytes=1 << 30)
+    # one call (2.5 s) fits in a test (4 s) with room for a worker's restart on a loaded machine; two do not
+    slow = Case("slow", "import time\ntime.sleep(2.5)\nreturn {correct}", set())
+    limits = Limits(call_seconds=5, cpu_seconds=5, test_seconds=4.0, memory_bytes=1 << 30)
     graded = hostile({"mse_loss": slow.source("mse_loss")}, chapters=("2.1",), limits=limits)
     by_name = {t["name"]: t["extra_data"]["outcome"] for t in graded.tests("mse_loss")}
     two_calls = [n for n in by_name if "float32 and is 0" in n]
     assert two_calls and by_name[two_calls[0]] == "timeout"
-    assert "this test may take at most 2 s" in graded.output("mse_loss")
+    assert "this test may take at most 4 s" in graded.output("mse_loss")
     assert "passed" in by_name.values(), "one slow call per test is within the limits"
     assert graded.chapter_full("2.1") is False and graded.results["chapters"]["2.1"]["score"] > 0
 

@@ -68,6 +68,7 @@ __all__ = [
     "own_composition",
     "own_functions",
     "raised_like_own_composition",
+    "raised_like_own_functions",
     "reference",
     "reference_args",
     "seed_from",
@@ -146,7 +147,7 @@ class FreshWorker:
         if self._worker is None:
             main = self._main
             worker = Student(main.submission, main.modules, main.limits, main.signatures, hide=main.box.hide)
-            worker.begin_test()
+            worker.begin_test(main.test_deadline)  # shares the graded test's deadline (and so the budget)
             self._worker = worker
         return self._worker
 
@@ -339,4 +340,71 @@ def raised_like_own_composition(student: Student, error: StudentRaised, name: st
             return False
         except Exception as exc:  # the composition itself fails: compare the kind of failure
             return type(exc).__name__ == kind.group(1)
+    return False
+
+
+class _OwnFunctionRaised(Exception):
+    """One of the student's own earlier functions raised ``kind`` (an exception type name)."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
+
+
+_RAISED = re.compile(r" raised (\w+): ")
+
+
+def raised_like_own_functions(student: Student, error: StudentRaised, name: str, *args: Any,
+                              own: Sequence[str], **kwargs: Any) -> bool:
+    """Score once for a crash that starts in an earlier function: like
+    :func:`raised_like_own_composition`, but the student's own earlier function may raise too.
+
+    The reference ``name`` is run with the student's own ``own`` functions (asked in a
+    fresh worker, without the input guard: a function that writes into its input is
+    charged in its own chapter). True when that composition fails with the exception
+    type the student's ``name`` raised, whether the failure is raised by one of their own
+    functions (a softmax without keepdims raises the ValueError that every network built
+    on it raises; a ``math.exp`` sigmoid raises OverflowError for large inputs) or by the
+    reference code fed with their values.
+    """
+    kind = _RAISED.search(error.message)
+    if kind is None:
+        return False
+    module = sys.modules[reference_function(name).__module__]
+    saved = {own_name: getattr(module, own_name) for own_name in own}
+
+    def proxy(fresh: FreshWorker, own_name: str) -> Callable[..., Any]:
+        trusted = saved[own_name]
+
+        def call(*call_args: Any, **call_kwargs: Any) -> Any:
+            try:
+                value = fresh.call(own_name, *call_args, check_inputs=False, **call_kwargs)
+            except StudentRaised as exc:
+                found = _RAISED.search(exc.message)
+                raise _OwnFunctionRaised(found.group(1) if found else "") from None
+            except StudentError:
+                raise CompositionUnavailable(own_name) from None
+            with np.errstate(all="ignore"):
+                like = trusted(*call_args, **call_kwargs)
+            if not _usable_like(value, like):
+                raise CompositionUnavailable(own_name)
+            return value
+
+        return call
+
+    with fresh_worker(student) as fresh:
+        try:
+            for own_name in own:
+                setattr(module, own_name, proxy(fresh, own_name))
+            with np.errstate(all="ignore"):
+                reference(name, *args, **kwargs)
+        except _OwnFunctionRaised as exc:
+            return exc.kind == kind.group(1)
+        except CompositionUnavailable:
+            return False
+        except Exception as exc:  # the composition itself fails: compare the kind of failure
+            return type(exc).__name__ == kind.group(1)
+        finally:
+            for own_name, function in saved.items():
+                setattr(module, own_name, function)
     return False

@@ -20,6 +20,9 @@ from __future__ import annotations
 
 import functools
 import importlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
 import io
 import json
 import os
@@ -28,7 +31,7 @@ import sys
 import traceback
 import types
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 import numpy as np
@@ -254,6 +257,101 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
+# --------------------------------------------------------------------------- broken modules
+# Score once for an import failure (issue 14): when a student module fails to import (a
+# syntax error in losses.py), the modules that import it (``from .losses import mse_loss``
+# in optimization.py) must still import, so the chapters that grade them with kit
+# fixtures grade normally. The failed module is replaced by a placeholder whose every
+# attribute raises an ImportError naming the module, the line and the original error;
+# asking for the module itself (to grade its own functions) still fails with that error.
+
+
+def _failure_line(path: str, exc: BaseException) -> int | None:
+    """The line of ``path`` where its import failed (the syntax error's, or the last frame in it)."""
+    if isinstance(exc, SyntaxError) and exc.lineno is not None:
+        return exc.lineno
+    lines = [f.lineno for f in traceback.extract_tb(exc.__traceback__) if f.filename == path]
+    return lines[-1] if lines else None
+
+
+def unavailable_message(module: str, path: str, exc: BaseException, attribute: str) -> str:
+    """What a placeholder says when ``attribute`` of the failed ``module`` is used."""
+    line = _failure_line(path, exc)
+    where = f"{PACKAGE}/{module}.py" + (f" line {line}" if line is not None else "")
+    detail = exc.msg if isinstance(exc, SyntaxError) else str(exc)
+    return (f"{attribute} is unavailable: importing {PACKAGE}/{module}.py failed "
+            f"({type(exc).__name__} at {where}: {detail[:500]})")
+
+
+def _placeholder(message: str, name: str) -> type:
+    """A class named ``name`` that raises ImportError(``message``) when called or instantiated.
+
+    A class (not a function) so that both ``mse_loss(...)`` and ``class Linear(Module)``
+    keep working at import time; only using it raises.
+    """
+
+    def unavailable(cls: type, *args: Any, **kwargs: Any) -> Any:
+        raise ImportError(message)
+
+    return type(name, (), {"__new__": unavailable, "__doc__": message})
+
+
+def make_placeholder(module: types.ModuleType, exc: BaseException) -> None:
+    """Turn the half-executed ``module`` into a placeholder for its failed import (in place).
+
+    Every name it defined before failing is removed; every attribute asked for later
+    (PEP 562 module ``__getattr__``) is a class that raises an ImportError naming the
+    module, its line and ``exc``. Dunder names stay real (the import system reads them).
+    """
+    short = module.__name__.rpartition(".")[2]
+    path = str(getattr(module, "__file__", "") or "")
+    for key in [k for k in module.__dict__ if not (k.startswith("__") and k.endswith("__"))]:
+        del module.__dict__[key]
+    made: dict[str, type] = {}
+
+    def module_getattr(attribute: str) -> type:
+        if attribute.startswith("__") and attribute.endswith("__"):
+            raise AttributeError(attribute)
+        if attribute not in made:
+            made[attribute] = _placeholder(unavailable_message(short, path, exc, attribute), attribute)
+        return made[attribute]
+
+    module.__dict__["__getattr__"] = module_getattr
+
+
+class _TolerantLoader(importlib.machinery.SourceFileLoader):
+    """Loads a student module; if its code fails, records the error and leaves a placeholder."""
+
+    def __init__(self, fullname: str, path: str, failures: dict[str, BaseException]) -> None:
+        super().__init__(fullname, path)
+        self.failures = failures
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        try:
+            super().exec_module(module)
+        except BaseException as exc:  # student code may raise anything at import, even SystemExit
+            self.failures[module.__name__] = exc
+            make_placeholder(module, exc)
+
+
+class _TolerantFinder(importlib.abc.MetaPathFinder):
+    """Finds the student's plain modules (``neural_network.<name>``) with a :class:`_TolerantLoader`."""
+
+    def __init__(self, failures: dict[str, BaseException]) -> None:
+        self.failures = failures
+
+    def find_spec(self, fullname: str, path: Sequence[str] | None,
+                  target: types.ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
+        if not fullname.startswith(f"{PACKAGE}.") or fullname.count(".") != 1:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if (spec is None or type(spec.loader) is not importlib.machinery.SourceFileLoader
+                or spec.origin is None or spec.submodule_search_locations is not None):
+            return spec
+        loader = _TolerantLoader(fullname, spec.origin, self.failures)
+        return importlib.util.spec_from_file_location(fullname, spec.origin, loader=loader)
+
+
 # --------------------------------------------------------------------------- the worker
 
 
@@ -263,10 +361,13 @@ class Worker:
     def __init__(self, submission: str) -> None:
         self.objects: dict[int, Any] = {}
         self.ids: dict[int, int] = {}
+        #: Student modules whose import failed (full name -> the error): placeholders in sys.modules.
+        self.failed_imports: dict[str, BaseException] = {}
         package = types.ModuleType(PACKAGE)
         package.__path__ = [os.path.join(submission, PACKAGE)]
         package.__package__ = PACKAGE
         sys.modules[PACKAGE] = package
+        sys.meta_path.insert(0, _TolerantFinder(self.failed_imports))
 
     # values --------------------------------------------------------------------
     def _handle(self, obj: Any) -> int:
@@ -300,7 +401,12 @@ class Worker:
         raise ValueError(f"unknown tag {key!r}")
 
     def module(self, name: str) -> Any:
-        return importlib.import_module(f"{PACKAGE}.{name}")
+        """The student's module ``name``; raises its import error if it failed (it is a placeholder)."""
+        module = importlib.import_module(f"{PACKAGE}.{name}")
+        failure = self.failed_imports.get(f"{PACKAGE}.{name}")
+        if failure is not None:
+            raise failure
+        return module
 
     def _lookup(self, module: str, name: str) -> Any:
         try:

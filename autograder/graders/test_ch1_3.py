@@ -1,8 +1,10 @@
 """Hidden graders, chapter 1.3: sigmoid (element-wise, any shape, stable up to |z| = 1000)."""
 
+from typing import Any
+
 import numpy as np
 
-from autograder.harness import Student, check_not_silenced, grade, reference
+from autograder.harness import Student, StudentRaised, check_not_silenced, grade, reference
 from dlnp.testing import Feedback, Mistake, check_array
 
 CHAPTER = "1.3"
@@ -24,6 +26,20 @@ def _mistakes(Z: np.ndarray) -> list[Mistake]:
         ]
 
 
+def _call(student: Student, Z: np.ndarray, **options: Any) -> Any:
+    """The student's sigmoid(Z); a Python ``if`` on the whole array is named (the scalar textbook form)."""
+    try:
+        return student.call("sigmoid", Z, **options)
+    except StudentRaised as exc:
+        if "truth value of an array" in exc.message:
+            raise Feedback(
+                f"{exc.message}\nLikely mistake (if on an array) `if Z >= 0:` asks one question about the whole "
+                "array; the stable formula for scalars must be applied element-wise: choose per entry with "
+                "np.where (or boolean masks), and only ever exponentiate -|z|."
+            ) from None
+        raise
+
+
 def _moderate(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     """Values mostly in [-6, 6] with some up to |z| = 40 (where over-aggressive clipping shows)."""
     Z = rng.normal(scale=3.0, size=shape)
@@ -37,7 +53,7 @@ def _moderate(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
 def test_sigmoid_random(student: Student, rng: np.random.Generator) -> None:
     """sigmoid(Z) on a random matrix"""
     Z = _moderate(rng, (int(rng.integers(3, 12)), int(rng.integers(2, 7))))
-    got = student.call("sigmoid", Z)
+    got = _call(student, Z)
     check_array(got, reference("sigmoid", Z), name=f"sigmoid(Z of shape {Z.shape})", mistakes=_mistakes(Z))
 
 
@@ -46,7 +62,7 @@ def test_sigmoid_any_shape(student: Student, rng: np.random.Generator) -> None:
     """sigmoid keeps any shape: a 1-D vector and a 3-D array"""
     for shape in [(int(rng.integers(2, 15)),), tuple(int(s) for s in rng.integers(2, 5, size=3))]:
         Z = _moderate(rng, shape)
-        got = student.call("sigmoid", Z)
+        got = _call(student, Z)
         check_array(got, reference("sigmoid", Z), name=f"sigmoid(Z of shape {Z.shape})", mistakes=_mistakes(Z))
 
 
@@ -54,7 +70,7 @@ def test_sigmoid_any_shape(student: Student, rng: np.random.Generator) -> None:
 def test_sigmoid_float32(student: Student, rng: np.random.Generator) -> None:
     """sigmoid works on float32 input"""
     Z = _moderate(rng, (int(rng.integers(3, 10)), int(rng.integers(2, 6)))).astype(np.float32)
-    got = student.call("sigmoid", Z)
+    got = _call(student, Z)
     check_array(got, reference("sigmoid", Z.astype(np.float64)), name=f"sigmoid(float32 Z of shape {Z.shape})",
                 mistakes=_mistakes(Z), inputs=[Z])
 
@@ -71,7 +87,7 @@ def test_sigmoid_extreme_values(student: Student, rng: np.random.Generator) -> N
     # depends on which of them the seed would have picked
     for shape, dtype in ((Z.shape, np.float64), ((Z.size, 1), np.float64), (Z.shape, np.float32)):
         Zt = Z.reshape(shape).astype(dtype)
-        got = student.call("sigmoid", Zt, forbid_warnings=True)
+        got = _call(student, Zt, forbid_warnings=True)
         want = reference("sigmoid", Zt.astype(np.float64))
         name = f"sigmoid({dtype.__name__} Z with entries up to |z| = 1000)"
         if isinstance(got, np.ndarray) and got.shape == want.shape:

@@ -18,6 +18,9 @@ def _mse_mistakes(y_pred: np.ndarray, y: np.ndarray) -> list[Mistake]:
     return [
         Mistake("sum instead of mean", float(np.sum(d**2)),
                 "You summed the squared errors; the MSE divides by the number of samples (np.mean)."),
+        Mistake("half the sum of squares", float(np.sum(d**2) / 2),
+                "You returned (1/2) * ||y_pred - y||^2, the quadratic cost of some textbooks (half the SUM of "
+                "squared errors); mse_loss is the MEAN of the squared errors, np.mean((y_pred - y) ** 2)."),
         Mistake("half MSE", float(np.mean(d**2) / 2),
                 "You returned half the MSE (the 1/2 convention used for nicer gradients); mse_loss is the plain mean."),
         Mistake("absolute error", float(np.mean(np.abs(d))),

@@ -55,6 +55,8 @@ def _relu_mistakes(Z: Array) -> list[Mistake]:
                 "You kept the negative part; ReLU is max(0, z)."),
         Mistake("absolute value", np.abs(Z),
                 "You took |z|; ReLU sets negative inputs to 0."),
+        Mistake("leaky ReLU", np.where(Z > 0, Z, 0.01 * Z),
+                "You kept 0.01 * z for negative inputs (leaky ReLU); ReLU sets them to exactly 0: np.maximum(Z, 0)."),
     ]
 
 
@@ -140,6 +142,12 @@ def _softmax_mistakes(Z: Array) -> list[Mistake]:
         Mistake("not normalized", E,
                 "You returned the exponentials without dividing by their row sum."),
     ]
+    if Z.ndim == 1:
+        mistakes.append(Mistake(
+            "column reshape", stable_softmax(Z)[None, :],
+            "You reshaped the sums with .reshape(-1, 1): for a 1-D vector of k scores the sum is one number, "
+            "which becomes a (1, 1) array and turns your result into shape (1, k). Keep the reduced axis with "
+            "keepdims=True instead (np.sum(E, axis=-1, keepdims=True)); it works for (k,) and (n, k) alike."))
     if Z.ndim == 2:
         mistakes.insert(0, Mistake(
             "wrong softmax axis", stable_softmax(Z, 0),

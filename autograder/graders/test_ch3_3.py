@@ -15,6 +15,7 @@ overflows is charged in 3.2, not again here.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -27,10 +28,11 @@ from autograder.harness import (
     check_not_silenced,
     fresh_worker,
     grade,
+    raised_like_own_functions,
     reference,
 )
 from autograder.toolbox import Array, one_hot, stable_softmax
-from dlnp.testing import Feedback, Mistake, check_array, check_scalar, check_tuple
+from dlnp.testing import Feedback, Mistake, check_all, check_array, check_scalar, check_tuple
 
 CHAPTER = "3.3"
 
@@ -50,35 +52,68 @@ def _matches(got: Any, want: Any, inputs: Sequence[Any]) -> bool:
     return True
 
 
-def _network(rng: np.random.Generator, scale: float = 1.0, dtype: Any = np.float64) -> tuple[Array, ...]:
-    n, d = int(rng.integers(4, 12)), int(rng.integers(2, 6))
+def _matches_own(got: Any, want: Any, inputs: Sequence[Any]) -> bool:
+    """``got`` equals the student's own composition ``want``, NaN where it is NaN (a softmax that
+    silenced its overflow returns NaN: charged in 3.2, and a network built on it returns the same)."""
+    if _matches(got, want, inputs):
+        return True
+    if not (_numeric(got) and _numeric(want) and got.shape == want.shape):
+        return False
+    nan = np.isnan(want)
+    if not nan.any() or not np.array_equal(np.isnan(got), nan):
+        return False
+    return _matches(np.where(nan, 0.0, got), np.where(nan, 0.0, want), inputs)
+
+
+def _network(rng: np.random.Generator, scale: float = 1.0, dtype: Any = np.float64, *,
+             square: bool = False) -> tuple[Array, ...]:
+    """A random network whose hidden layer has both active and inactive units (ReLU matters).
+
+    Every Z1 = X W1 + b1 has entries above 0.5 and below -0.5, and b2 spreads by at least 0.5
+    across the classes (a missing b2 always changes the probabilities): the named mistakes
+    differ from the pinned result by far more than the tolerance, whatever the draw.
+    ``square``: as many samples as classes (n = k), otherwise n != k, never left to the draw:
+    a softmax without keepdims raises for n != k and silently broadcasts for n = k, and each
+    test sees both, so its verdict does not depend on the salt.
+    """
     h, k = int(rng.integers(3, 8)), int(rng.integers(2, 6))
     if h == k:
         h += 1
-    X = rng.normal(size=(n, d))
-    W1 = rng.normal(size=(d, h))
-    b1 = rng.normal(scale=0.5, size=(1, h))
+    n, d = (k if square else int(rng.integers(k + 2, 12))), int(rng.integers(2, 6))
+    X = W1 = b1 = np.zeros(0)
+    for _ in range(1000):
+        X = rng.normal(size=(n, d))
+        W1 = rng.normal(size=(d, h))
+        b1 = rng.normal(scale=0.5, size=(1, h))
+        Z1 = X @ W1 + b1
+        if np.max(Z1) > 0.5 and np.min(Z1) < -0.5:
+            break
     W2 = rng.normal(scale=scale, size=(h, k))
     b2 = rng.normal(scale=0.5, size=(1, k))
+    b2[0, 0] = b2[0, 1] + rng.choice([-1.0, 1.0]) * rng.uniform(0.5, 1.0)
     return tuple(a.astype(dtype) for a in (X, W1, b1, W2, b2))
 
 
 def _compositions(fresh: FreshWorker, X: Array, W1: Array, b1: Array, W2: Array, b2: Array
                   ) -> list[tuple[Any, Any]]:
-    """(A1, A2) pairs built from the student's own relu/softmax (asked in ``fresh``) and the reference ones."""
+    """(A1, A2) pairs built from the student's own relu/softmax (asked in ``fresh``) and the reference ones.
+
+    The input guard is off: a relu or softmax that writes into its input is charged in 3.2.
+    """
     Z1 = X @ W1 + b1
     hidden = [reference("relu", Z1)]
-    own_relu = fresh.try_call("relu", Z1)
+    own_relu = fresh.try_call("relu", Z1, check_inputs=False)
     if _numeric(own_relu):  # any shape: a relu that reduces too far makes forward_mlp do the same
         hidden.append(own_relu)
     pairs: list[tuple[Any, Any]] = []
     for A1 in hidden:
         try:
-            Z2 = A1 @ W2 + b2
+            with np.errstate(all="ignore"):
+                Z2 = A1 @ W2 + b2
         except ValueError:
             continue
         pairs.append((A1, reference("softmax", Z2)))
-        own_softmax = fresh.try_call("softmax", Z2)
+        own_softmax = fresh.try_call("softmax", Z2, check_inputs=False)
         if _numeric(own_softmax):
             pairs.append((A1, own_softmax))
     return pairs
@@ -88,8 +123,24 @@ def _numeric(value: Any) -> bool:
     return isinstance(value, np.ndarray) and value.dtype.kind in "fiub"
 
 
+class _OwnFunctionsRaised(Exception):
+    """forward_mlp raised what the student's own relu/softmax raise on the same inputs (charged in 3.2)."""
+
+
+def _call(student: Student, args: tuple[Array, ...], **options: Any) -> Any:
+    """The student's forward_mlp(*args); score once when it fails only because their relu/softmax do."""
+    try:
+        return student.call("forward_mlp", *args, **options)
+    except StudentRaised as exc:
+        if not student.last_warnings and raised_like_own_functions(student, exc, "forward_mlp", *args,
+                                                                   own=["relu", "softmax"]):
+            raise _OwnFunctionsRaised from None
+        raise
+
+
 def _check_forward(student: Student, got: Any, X: Array, W1: Array, b1: Array, W2: Array, b2: Array,
                    what: str, inputs: Sequence[Any] = ()) -> None:
+    """Check (A1, A2); every wrong output is reported with its own likely mistake (check_all)."""
     name = "forward_mlp(X, W1, b1, W2, b2)"
     A1_got, A2_got = check_tuple(got, 2, name=name, parts="A1 of shape (n, h), A2 of shape (n, k)")
     want = reference("forward_mlp", X, W1, b1, W2, b2)
@@ -97,7 +148,7 @@ def _check_forward(student: Student, got: Any, X: Array, W1: Array, b1: Array, W
         return
     with fresh_worker(student) as fresh:
         pairs = _compositions(fresh, X, W1, b1, W2, b2)
-    if any(_matches(A1_got, A1, inputs) and _matches(A2_got, A2, inputs) for A1, A2 in pairs):
+    if any(_matches_own(A1_got, A1, inputs) and _matches_own(A2_got, A2, inputs) for A1, A2 in pairs):
         return
     X64, W1_64, b1_64, W2_64, b2_64 = (a.astype(np.float64) for a in (X, W1, b1, W2, b2))
     Z1 = X64 @ W1_64 + b1_64
@@ -105,47 +156,73 @@ def _check_forward(student: Student, got: Any, X: Array, W1: Array, b1: Array, W
     Z2 = A1 @ W2_64 + b2_64
     A2 = stable_softmax(Z2, -1)
     swapped = "The order is (A1, A2): the hidden activations first, then the class probabilities."
-    check_array(A1_got, A1, name=f"A1, the first output of {name} ({what})", inputs=inputs, mistakes=[
-        Mistake("returned Z1", Z1, "A1 is relu(X @ W1 + b1); you returned the pre-activation Z1."),
-        Mistake("swapped outputs", A2, swapped),
-        Mistake("missing bias", np.maximum(X64 @ W1_64, 0), "You left out b1: Z1 = X @ W1 + b1."),
-        Mistake("sigmoid hidden layer", reference("sigmoid", Z1),
-                "The hidden layer of this chapter uses ReLU, not sigmoid."),
-    ])
-    check_array(A2_got, A2, name=f"A2, the second output of {name} ({what})", inputs=inputs, mistakes=[
-        Mistake("wrong softmax axis", stable_softmax(Z2, 0),
-                "The columns of your A2 sum to 1, not the rows: softmax normalizes each sample's k scores "
-                "(axis=-1, keepdims=True). Reuse your softmax from chapter 3.2."),
-        Mistake("softmax over the whole array", stable_softmax(Z2, None),
-                "All entries of your A2 sum to 1 together; each ROW must sum to 1 on its own."),
-        Mistake("returned Z2", Z2, "A2 is softmax(A1 @ W2 + b2); you returned the logits Z2."),
-        Mistake("swapped outputs", A1, swapped),
-        Mistake("no ReLU before the output layer", stable_softmax(Z1 @ W2_64 + b2_64, -1),
-                "Your Z2 uses Z1 instead of A1 = relu(Z1): apply the ReLU before the second layer."),
-        Mistake("missing bias", stable_softmax(A1 @ W2_64, -1), "You left out b2: Z2 = A1 @ W2 + b2."),
-        Mistake("sigmoid output", reference("sigmoid", Z2),
-                "The output layer of this chapter is softmax (rows sum to 1), not sigmoid."),
-    ])
+    # Each output is also accepted when it is the student's own composition (score once: a wrong
+    # relu or softmax is charged in 3.2), so only the output that is wrong for its own reasons is reported.
+    own_A1 = [A for A, _ in pairs]
+    own_A2 = [B for _, B in pairs]
+
+    def check_hidden() -> None:
+        if any(_matches_own(A1_got, A, inputs) for A in own_A1):
+            return
+        check_array(A1_got, A1, name=f"A1, the first output of {name} ({what})", inputs=inputs, mistakes=[
+            Mistake("returned Z1", Z1, "A1 is relu(X @ W1 + b1); you returned the pre-activation Z1."),
+            Mistake("swapped outputs", A2, swapped),
+            Mistake("missing bias", np.maximum(X64 @ W1_64, 0), "You left out b1: Z1 = X @ W1 + b1."),
+            Mistake("sigmoid hidden layer", reference("sigmoid", Z1),
+                    "The hidden layer of this chapter uses ReLU, not sigmoid."),
+        ])
+
+    def check_output() -> None:
+        if any(_matches_own(A2_got, B, inputs) for B in own_A2):
+            return
+        check_array(A2_got, A2, name=f"A2, the second output of {name} ({what})", inputs=inputs, mistakes=[
+            Mistake("wrong softmax axis", stable_softmax(Z2, 0),
+                    "The columns of your A2 sum to 1, not the rows: softmax normalizes each sample's k scores "
+                    "(axis=-1, keepdims=True). Reuse your softmax from chapter 3.2."),
+            Mistake("softmax over the whole array", stable_softmax(Z2, None),
+                    "All entries of your A2 sum to 1 together; each ROW must sum to 1 on its own."),
+            Mistake("returned Z2", Z2, "A2 is softmax(A1 @ W2 + b2); you returned the logits Z2."),
+            Mistake("swapped outputs", A1, swapped),
+            Mistake("no ReLU before the output layer", stable_softmax(Z1 @ W2_64 + b2_64, -1),
+                    "Your Z2 uses Z1 instead of A1 = relu(Z1): apply the ReLU before the second layer."),
+            Mistake("missing bias", stable_softmax(A1 @ W2_64, -1), "You left out b2: Z2 = A1 @ W2 + b2."),
+            Mistake("sigmoid output", reference("sigmoid", Z2),
+                    "The output layer of this chapter is softmax (rows sum to 1), not sigmoid."),
+        ])
+
+    check_all(check_hidden, check_output)
+
+
+def _check_case(student: Student, args: tuple[Array, ...], what: str, inputs: Sequence[Any] = ()) -> None:
+    """Call forward_mlp on one network and check (A1, A2) (score once for the student's relu/softmax)."""
+    try:
+        got = _call(student, args)
+    except _OwnFunctionsRaised:
+        return
+    _check_forward(student, got, *args, what=what, inputs=inputs)
+
+
+def _shapes(args: tuple[Array, ...]) -> str:
+    X, W1, _, W2, _ = args
+    return f"X {X.shape}, W1 {W1.shape}, W2 {W2.shape}"
 
 
 @grade("forward_mlp", points=3)
 def test_forward_mlp_values(student: Student, rng: np.random.Generator) -> None:
-    """forward_mlp returns (relu(X W1 + b1), softmax(A1 W2 + b2)) on a random network"""
-    X, W1, b1, W2, b2 = _network(rng)
-    got = student.call("forward_mlp", X, W1, b1, W2, b2)
-    _check_forward(student, got, X, W1, b1, W2, b2,
-                   what=f"X {X.shape}, W1 {W1.shape}, W2 {W2.shape}")
+    """forward_mlp returns (relu(X W1 + b1), softmax(A1 W2 + b2)) on random networks (n != k and n = k)"""
+    cases = [_network(rng), _network(rng, square=True)]
+    check_all(*(partial(_check_case, student, args, _shapes(args)) for args in cases))
 
 
 @grade("forward_mlp", points=1)
 def test_forward_mlp_float32(student: Student, rng: np.random.Generator) -> None:
     """forward_mlp works on float32 inputs"""
-    X, W1, b1, W2, b2 = _network(rng, dtype=np.float32)
-    got = student.call("forward_mlp", X, W1, b1, W2, b2)
-    _check_forward(student, got, X, W1, b1, W2, b2, what="float32 inputs", inputs=[X])
+    cases = [_network(rng, dtype=np.float32), _network(rng, dtype=np.float32, square=True)]
+    check_all(*(partial(_check_case, student, args, f"float32 inputs, {_shapes(args)}", [args[0]])
+                for args in cases))
 
 
-def _stability_feedback(warnings: list[str]) -> Feedback:
+def _stability_feedback(warnings: list[str], what: str) -> Feedback:
     text = "\n  ".join(warnings[:3])
     if "overflow" in text:
         diagnosis = ("(missing max subtraction) np.exp of a large logit overflows to inf. Reuse your stable "
@@ -153,25 +230,38 @@ def _stability_feedback(warnings: list[str]) -> Feedback:
     else:
         diagnosis = ("(global max subtraction) a row of logits far below the array's largest one became 0/0. "
                      "Subtract each row's own max (axis=-1, keepdims=True); better, reuse your softmax.")
-    return Feedback("forward_mlp with output logits of magnitude up to 1000 emitted a RuntimeWarning where the "
+    return Feedback(f"forward_mlp with {what} emitted a RuntimeWarning where the "
                     f"docstring promises numerical stability:\n  {text}\nLikely mistake {diagnosis}")
 
 
-@grade("forward_mlp", points=2)
-def test_forward_mlp_large_logits(student: Student, rng: np.random.Generator) -> None:
-    """forward_mlp is finite and warning-free when the output logits reach 1000"""
-    X, W1, b1, W2, b2 = _network(rng)
-    b1 = b1 + max(0.0, 0.5 - float(np.max(X @ W1 + b1)))   # some hidden unit is active
+def _saturated_network(rng: np.random.Generator) -> tuple[Array, ...]:
+    """Logits spread up to about 1000: the probabilities saturate to exactly 0 and 1 (n = k)."""
+    X, W1, b1, W2, b2 = _network(rng, square=True)
     A1 = np.maximum(X @ W1 + b1, 0)
     for _ in range(1000):                          # the largest logit must be POSITIVE (overflow side)
         if np.max(A1 @ W2) >= 0.1:
             break
         W2 = rng.normal(size=W2.shape)
     W2 = W2 * (rng.uniform(900.0, 1000.0) / float(np.max(A1 @ W2)))
-    args = (X, W1, b1, W2, b2)
-    check_not_silenced(student, "forward_mlp", "forward_mlp with output logits of magnitude up to 1000")
+    return X, W1, b1, W2, b2
+
+
+def _shifted_network(rng: np.random.Generator) -> tuple[Array, ...]:
+    """Every logit between about 890 and 1010, moderate differences within a row: np.exp of any logit
+    overflows, yet no probability saturates, so every wrong formula gives visibly wrong values
+    (deterministically, unlike the saturated case where many formulas round to the same 0 and 1); n != k."""
+    X, W1, b1, W2, b2 = _network(rng)
+    return X, W1, b1, W2, b2 + rng.uniform(900.0, 1000.0)
+
+
+def _check_large(student: Student, args: tuple[Array, ...], what: str) -> None:
+    """One large-logits case: no warning (unless it comes from the student's own relu/softmax, charged
+    in 3.2), and the values of the pinned composition."""
+    X, W1, b1, W2, b2 = args
     try:
-        got = student.call("forward_mlp", *args, forbid_warnings=True)
+        got = _call(student, args, forbid_warnings=True)
+    except _OwnFunctionsRaised:
+        return
     except StudentRaised:
         warnings = list(student.last_warnings)
         if not warnings:
@@ -180,9 +270,10 @@ def test_forward_mlp_large_logits(student: Student, rng: np.random.Generator) ->
         # They are asked in a fresh worker that never saw the graded call.
         with fresh_worker(student) as fresh:
             own_warns = False
+            A1 = np.maximum(X @ W1 + b1, 0)
             for fn, arg in (("relu", X @ W1 + b1), ("softmax", A1 @ W2 + b2)):
                 try:
-                    fresh.call(fn, arg, forbid_warnings=True)
+                    fresh.call(fn, arg, forbid_warnings=True, check_inputs=False)
                 except StudentError:
                     own_warns = own_warns or bool(fresh.last_warnings)
             if own_warns:
@@ -195,8 +286,19 @@ def test_forward_mlp_large_logits(student: Student, rng: np.random.Generator) ->
                         for A, B in pairs
                     ):
                         return
-        raise _stability_feedback(warnings) from None
-    _check_forward(student, got, *args, what="output logits of magnitude up to 1000")
+        raise _stability_feedback(warnings, what) from None
+    _check_forward(student, got, *args, what=what)
+
+
+@grade("forward_mlp", points=2)
+def test_forward_mlp_large_logits(student: Student, rng: np.random.Generator) -> None:
+    """forward_mlp is finite and warning-free when the output logits reach 1000"""
+    saturated, shifted = _saturated_network(rng), _shifted_network(rng)
+    check_all(
+        lambda: check_not_silenced(student, "forward_mlp", "forward_mlp with output logits of magnitude up to 1000"),
+        lambda: _check_large(student, saturated, "output logits spread up to 1000 (saturated probabilities)"),
+        lambda: _check_large(student, shifted, "every output logit near 1000 (b2 shifted by about 950)"),
+    )
 
 
 # ----------------------------------------------------------------------------- cross_entropy

@@ -48,6 +48,15 @@ def sigmoid(Z):
     import math
     return np.vectorize(lambda z: 1.0 / (1.0 + math.exp(-z)))(Z)
 """, "OverflowError"),
+    # From public code (issue 14): the public +-500 clip, a dropped "1 +".
+    Mutant("sigmoid", "clip at +-500 in the input's dtype (overflows in float32)", """
+def sigmoid(Z):
+    return 1.0 / (1.0 + np.exp(-np.clip(Z, -500, 500)))
+""", "(overflow in exp)"),
+    Mutant("sigmoid", "1 + forgotten in the denominator", """
+def sigmoid(Z):
+    return 1.0 / np.exp(-np.clip(Z, -80, 80))
+""", "(missing 1 +)"),
 ]
 
 VARIANTS = [
@@ -72,5 +81,14 @@ def sigmoid(Z):
     Variant("sigmoid", "clip at +-80 (safe in float32 too) then the textbook formula", """
 def sigmoid(Z):
     return 1.0 / (1.0 + np.exp(-np.clip(Z, -80, 80)))
+"""),
+    Variant("sigmoid", "one formula: exp(min(z, 0)) / (1 + exp(-|z|))", """
+def sigmoid(Z):
+    return np.exp(np.minimum(Z, 0)) / (1.0 + np.exp(-np.abs(Z)))
+"""),
+    Variant("sigmoid", "public +-500 clip, computed in float64", """
+def sigmoid(Z):
+    Z64 = np.asarray(Z, dtype=np.float64)
+    return 1.0 / (1.0 + np.exp(-np.clip(Z64, -500.0, 500.0)))
 """),
 ]

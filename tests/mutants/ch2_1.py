@@ -29,6 +29,15 @@ def binary_cross_entropy(A, y):
     A = np.clip(A, 1e-3, 1 - 1e-3)
     return float(-np.mean(y * np.log(A) + (1 - y) * np.log(1 - A)))
 """, "epsilon"),
+    # From public code (issue 14): Nielsen's quadratic cost and his nan_to_num cross-entropy.
+    Mutant("mse_loss", "half the squared norm (quadratic cost)", """
+def mse_loss(y_pred, y):
+    return 0.5 * float(np.linalg.norm(y_pred - y)) ** 2
+""", "(half the sum of squares)"),
+    Mutant("binary_cross_entropy", "np.nan_to_num instead of clipping", """
+def binary_cross_entropy(A, y):
+    return float(np.mean(np.nan_to_num(-y * np.log(A) - (1 - y) * np.log(1 - A))))
+""", "(log(0))"),
 ]
 
 VARIANTS = [
@@ -54,5 +63,9 @@ def binary_cross_entropy(A, y):
     eps = np.finfo(np.float64).eps
     P = np.clip(A, eps, 1 - eps)
     return float(-np.mean(np.where(y == 1, np.log(P), np.log(1 - P))))
+"""),
+    Variant("mse_loss", "np.square of np.subtract, .mean()", """
+def mse_loss(y_pred, y):
+    return float(np.square(np.subtract(y_pred, y)).mean())
 """),
 ]

@@ -128,6 +128,27 @@ def gradient_descent(X, y, W, b, lr, num_epochs, batch_size=None, loss_fn=mse_lo
         history.append(np.float64(loss_fn(act(X @ W + b), y)))
     return W, b, history
 """),
+    Variant("gradient_descent", "textbook SGD style: a list of mini-batches, in-place steps on copies", """
+def gradient_descent(X, y, W, b, lr, num_epochs, batch_size=None, loss_fn=mse_loss, activation_fn=None, rng=None):
+    W, b = W.copy(), b.copy()
+    n = X.shape[0]
+    act = (lambda Z: Z) if activation_fn is None else activation_fn
+    history = []
+    for _ in range(num_epochs):
+        if batch_size is None:
+            mini_batches = [(X, y)]
+        else:
+            if rng is None:
+                rng = np.random.default_rng()
+            order = rng.permutation(n)
+            mini_batches = [(X[order[k:k + batch_size]], y[order[k:k + batch_size]]) for k in range(0, n, batch_size)]
+        for Xb, yb in mini_batches:
+            delta = act(Xb @ W + b) - yb
+            W -= (lr / len(Xb)) * (Xb.T @ delta)
+            b -= lr * delta.mean(axis=0, keepdims=True)
+        history.append(float(loss_fn(act(X @ W + b), y)))
+    return W, b, history
+"""),
 ]
 
 MUTANTS.append(Mutant("gradient_descent", "draws from rng in full batch", """

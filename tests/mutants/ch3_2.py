@@ -99,6 +99,16 @@ def softmax(Z):
     Z /= np.sum(Z, axis=-1, keepdims=True)
     return Z
 """, "in place"),
+    # From public code (issue 14): CS231n's column reshape of the row sums, a leaky ReLU.
+    Mutant("softmax", "row sums reshaped to a column (breaks 1-D input)", """
+def softmax(Z):
+    E = np.exp(Z - np.max(Z, axis=-1, keepdims=True))
+    return E / np.sum(E, axis=-1).reshape(-1, 1)
+""", "(column reshape)"),
+    Mutant("relu", "leaky ReLU (slope 0.01)", """
+def relu(Z):
+    return np.where(Z > 0, Z, 0.01 * Z)
+""", "(leaky ReLU)"),
 ]
 
 VARIANTS = [
@@ -149,5 +159,11 @@ def softmax(Z):
     np.exp(E, out=E)
     E /= E.sum(axis=-1, keepdims=True)
     return E
+"""),
+    Variant("softmax", "np.expand_dims instead of keepdims", """
+def softmax(Z):
+    shifted = Z - np.expand_dims(np.max(Z, axis=-1), -1)
+    E = np.exp(shifted)
+    return E / np.expand_dims(np.sum(E, axis=-1), -1)
 """),
 ]

@@ -76,6 +76,11 @@ def cross_entropy(A, y):
     A = np.clip(A, 1e-7, 1 - 1e-7)
     return float(-np.sum(y * np.log(A) + (1 - y) * np.log(1 - A)) / A.shape[0])
 """, "binary cross-entropy per class"),
+    # From public code (issue 14): Nielsen's nan_to_num instead of clipping.
+    Mutant("cross_entropy", "np.nan_to_num instead of clipping", """
+def cross_entropy(A, y):
+    return float(-np.sum(np.nan_to_num(y * np.log(A))) / A.shape[0])
+""", "(log(0))"),
 ]
 
 VARIANTS = [
@@ -102,5 +107,13 @@ def cross_entropy(A, y):
     for a, t in zip(A, y):
         total -= float(np.sum(np.where(t > 0, t * np.log(np.maximum(a, 1e-9)), 0.0)))
     return total / len(A)
+"""),
+    Variant("forward_mlp", "CS231n style: np.maximum(0, .dot), shifted scores, sums reshaped to a column", """
+def forward_mlp(X, W1, b1, W2, b2):
+    hidden = np.maximum(0, X.dot(W1) + b1)
+    scores = hidden.dot(W2) + b2
+    scores = scores - np.max(scores, axis=1).reshape(-1, 1)
+    exp_scores = np.exp(scores)
+    return hidden, exp_scores / np.sum(exp_scores, axis=1).reshape(-1, 1)
 """),
 ]

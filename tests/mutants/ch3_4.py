@@ -166,4 +166,15 @@ def backward_mlp(X, A1, A2, y, W1, W2, Z1):
         gb1 += d1
     return gW1 / n, gb1 / n, gW2 / n, gb2 / n
 """),
+    Variant("backward_mlp", "CS231n style: dhidden zeroed in place where Z1 <= 0", """
+def backward_mlp(X, A1, A2, y, W1, W2, Z1):
+    dscores = (A2 - y) / X.shape[0]
+    dW2 = A1.T.dot(dscores)
+    db2 = np.sum(dscores, axis=0, keepdims=True)
+    dhidden = dscores.dot(W2.T)
+    dhidden[Z1 <= 0] = 0
+    dW1 = X.T.dot(dhidden)
+    db1 = np.sum(dhidden, axis=0, keepdims=True)
+    return dW1, db1, dW2, db2
+"""),
 ]

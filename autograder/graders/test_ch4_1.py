@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,16 +33,18 @@ from autograder.harness import (
     StudentError,
     StudentRaised,
     check_not_silenced,
+    check_raises,
     fresh_worker,
     grade,
     own_composition,
     raised_like_own_composition,
     reference,
+    reference_function,
 )
 from autograder.toolbox import Array, central_differences, random_one_hot
 from autograder.toolbox import sigmoid as _sigmoid
 from autograder.toolbox import stable_softmax as _softmax
-from dlnp.testing import Feedback, Mistake, check_all, check_array, check_tuple
+from dlnp.testing import Feedback, Mistake, check_all, check_array, check_tuple, tolerances
 
 CHAPTER = "4.1"
 
@@ -67,12 +70,65 @@ def _own_accepts(student: Student, function: str, got: Any, args: Sequence[Any],
     gots = got if isinstance(got, tuple) else (got,)
     if len(gots) != len(wants):
         return False
+    return all(_same(g, w, inputs) for g, w in zip(gots, wants, strict=True))
+
+
+def _same(got: Any, want: Any, inputs: Sequence[Any]) -> bool:
+    """``got`` equals ``want`` (a composition of the student's own functions): within the tolerance, and
+    NaN where the student's own function makes NaN (a softmax without max shift on large logits)."""
     try:
-        for g, w in zip(gots, wants, strict=True):
-            check_array(g, w, name="", inputs=inputs)
+        check_array(got, want, name="", inputs=inputs)
     except Feedback:
-        return False
+        if not (isinstance(got, np.ndarray) and isinstance(want, np.ndarray) and got.shape == want.shape):
+            return False
+        rtol, atol = tolerances(*inputs)
+        with np.errstate(all="ignore"):
+            return bool(np.allclose(got.astype(np.float64), want.astype(np.float64), rtol=rtol, atol=atol,
+                                    equal_nan=True))
     return True
+
+
+class _OwnRaised(Exception):
+    """The student's own earlier function raised (the type name of its exception)."""
+
+
+def _crash_is_own(student: Student, error: StudentRaised, function: str, args: Sequence[Any],
+                  kwargs: dict[str, Any]) -> bool:
+    """Score once for a crash: does the reference ``function`` built on the student's own earlier functions
+    (asked in a fresh worker) fail with the same exception type, in an earlier function or after it?
+
+    Then the graded function fails only because an earlier function of theirs is wrong (a softmax
+    without keepdims fails on every batch), which that function's own chapter charges.
+    """
+    kind = re.search(r" raised (\w+): ", error.message)
+    if kind is None:
+        return False
+    module = sys.modules[reference_function(function).__module__]
+    saved = {name: getattr(module, name) for name in OWN[function]}
+    with fresh_worker(student) as fresh:
+
+        def proxy(name: str) -> Any:
+            def call(*a: Any, **k: Any) -> Any:
+                try:
+                    return fresh.call(name, *a, check_inputs=False, **k)
+                except StudentRaised as exc:
+                    own = re.search(r" raised (\w+): ", exc.message)
+                    raise _OwnRaised(own.group(1) if own else "") from None
+            return call
+
+        try:
+            for name in saved:
+                setattr(module, name, proxy(name))
+            with np.errstate(all="ignore"):
+                reference(function, *args, **kwargs)
+        except _OwnRaised as exc:
+            return str(exc) == kind.group(1)
+        except Exception as exc:  # the composition itself fails: compare the kind of failure
+            return type(exc).__name__ == kind.group(1)
+        finally:
+            for name, trusted in saved.items():
+                setattr(module, name, trusted)
+    return False
 
 
 # ----------------------------------------------------------------------------- forward_mlp_3layer
@@ -137,8 +193,13 @@ def _forward_mistakes(args: Sequence[Array]) -> list[list[Mistake]]:
 
 
 def _check_forward(student: Student, args: Sequence[Array], what: str, inputs: Sequence[Any] = ()) -> None:
-    got = check_tuple(student.call("forward_mlp_3layer", *args), 3, name="forward_mlp_3layer(...)",
-                      parts="A1, A2, A3")
+    try:
+        result = student.call("forward_mlp_3layer", *args)
+    except StudentRaised as exc:
+        if _crash_is_own(student, exc, "forward_mlp_3layer", args, {}):
+            return  # charged where the earlier function is graded
+        raise
+    got = check_tuple(result, 3, name="forward_mlp_3layer(...)", parts="A1, A2, A3")
     want = reference("forward_mlp_3layer", *args)
     mistakes = _forward_mistakes(args)
 
@@ -174,8 +235,10 @@ def test_forward_mlp_3layer_float32_and_large_logits(student: Student, rng: np.r
     try:
         got = check_tuple(student.call("forward_mlp_3layer", *big, forbid_warnings=True), 3,
                           name="forward_mlp_3layer(...)", parts="A1, A2, A3")
-    except StudentRaised:
+    except StudentRaised as exc:
         if not student.last_warnings:
+            if _crash_is_own(student, exc, "forward_mlp_3layer", big, {}):
+                return  # charged where the earlier function is graded
             raise
         # Score once: warnings that come from the student's own softmax are charged in 3.2.
         with fresh_worker(student) as fresh:
@@ -442,7 +505,8 @@ def _call_norms(student: Student, X: Array, y: Array, Ws: list[Array], bs: list[
         return student.call("gradient_norms_per_layer", X, y, Ws, bs, activation=activation)
     except StudentRaised as exc:
         if raised_like_own_composition(student, exc, "gradient_norms_per_layer", X, y, Ws, bs,
-                                       own=OWN["gradient_norms_per_layer"], activation=activation):
+                                       own=OWN["gradient_norms_per_layer"], activation=activation) or \
+                _crash_is_own(student, exc, "gradient_norms_per_layer", (X, y, Ws, bs), {"activation": activation}):
             raise _ChargedEarlier from None
         if any(s in exc.message for s in ("mismatch", "broadcast", "shapes", "aligned")):
             raise Feedback(
@@ -484,8 +548,18 @@ def test_gradient_norms_relu(student: Student, rng: np.random.Generator) -> None
 
 @grade("gradient_norms_per_layer", points=1)
 def test_gradient_norms_unknown_activation(student: Student, rng: np.random.Generator) -> None:
-    """gradient_norms_per_layer raises ValueError for an activation other than sigmoid and relu"""
+    """gradient_norms_per_layer raises ValueError for an unknown activation and for unequal or empty lists"""
     X, y, Ws, bs = _deep(rng, "relu")
+    check_all(lambda: _check_unknown_activation(student, X, y, Ws, bs),
+              lambda: check_raises(student, "gradient_norms_per_layer", X, y, Ws, bs[:-1], activation="relu",
+                                   call=f"gradient_norms_per_layer(X, y, {len(Ws)} weights, {len(Ws) - 1} biases)",
+                                   why="the docstring's Raises: weights and biases must have the same length"),
+              lambda: check_raises(student, "gradient_norms_per_layer", X, y, [], [], activation="relu",
+                                   call="gradient_norms_per_layer(X, y, [], [])",
+                                   why="the docstring's Raises: a network has at least one layer"))
+
+
+def _check_unknown_activation(student: Student, X: Array, y: Array, Ws: list[Array], bs: list[Array]) -> None:
     try:
         got = student.call("gradient_norms_per_layer", X, y, Ws, bs, activation="tanh")
     except StudentRaised as exc:

@@ -314,14 +314,24 @@ def _backward_mistakes(dout: Array, X: Array, K: Array, stride: int) -> list[lis
                 "dX was computed with flipped kernels: every window entry (m, n) of image i gets "
                 "dout[i, f, y, x] * K[f, c, m, n], the same (unflipped) K as in the forward pass."),
     ]
+    dcols = np.einsum("ifyx,fcpq->icyxpq", dout, K)
+    overwritten = _scatter(dcols, X.shape, stride, "slices =")
     for how in ("fancy += (window-major)", "fancy += (offset-major)"):
-        mistakes_dX.append(Mistake("a[idx] += v instead of np.add.at", _scatter(
-            np.einsum("ifyx,fcpq->icyxpq", dout, K), X.shape, stride, how),
-            "Overlapping windows lost contributions: with fancy indexing, dX[idx] += v adds only ONE of "
-            "the values aimed at a repeated position. Accumulate with np.add.at(dX, idx, v), or add one "
-            "window (or one kernel offset) at a time with slices."))
-    mistakes_dX.append(Mistake("= instead of +=", _scatter(np.einsum("ifyx,fcpq->icyxpq", dout, K), X.shape,
-                                                          stride, "slices ="),
+        lost = _scatter(dcols, X.shape, stride, how)
+        if np.allclose(lost, overwritten):  # the last window wins either way: one diagnosis names both causes
+            mistakes_dX.append(Mistake(
+                "= instead of +=, or a[idx] += v instead of np.add.at", lost,
+                "Overlapping windows lost contributions: a pixel in several windows must get the SUM of their "
+                "gradients. Assigning each window with = keeps only the last one, and so does one fancy-indexed "
+                "dX[idx] += v (it adds only ONE of the values aimed at a repeated position). Add one window at a "
+                "time with +=, or accumulate with np.add.at(dX, idx, v)."))
+        else:
+            mistakes_dX.append(Mistake(
+                "a[idx] += v instead of np.add.at", lost,
+                "Overlapping windows lost contributions: with fancy indexing, dX[idx] += v adds only ONE of "
+                "the values aimed at a repeated position. Accumulate with np.add.at(dX, idx, v), or add one "
+                "window (or one kernel offset) at a time with slices."))
+    mistakes_dX.append(Mistake("= instead of +=", overwritten,
                                "Overlapping windows overwrite each other: accumulate with += "
                                "(dX[..., rows, cols] += ...), a pixel in several windows gets the sum."))
     mistakes_dK = [

@@ -116,6 +116,11 @@ def _pool_mistakes(X: Array, size: int, stride: int) -> list[Mistake]:
     if stride != size:
         out.append(Mistake("stride ignored", _pool(X, size, size),
                            f"You used stride = size = {size}; this call asked for stride {stride}."))
+    if size != 2 and min(X.shape[-2:]) >= 2:
+        for used in dict.fromkeys((stride, 2)):
+            out.append(Mistake("size ignored", _pool(X, 2, used),
+                               f"Your windows are 2 x 2 whatever size is: this call asked for size {size} "
+                               f"(windows of {size} x {size}); use the size argument."))
     return out
 
 
@@ -180,6 +185,14 @@ def _backward_mistakes(dout: Array, X: Array, size: int, stride: int) -> list[Mi
                 "Every entry of a window received the gradient; only the window's maximum influenced the "
                 "output, so only it gets the gradient."),
     ]
+    if size != 2:
+        Ho, Wo = dout.shape[-2:]
+        small = _backward(dout, X[..., : (Ho - 1) * stride + 2, : (Wo - 1) * stride + 2], 2, stride)
+        ignored = np.zeros(X.shape)
+        ignored[..., : small.shape[-2], : small.shape[-1]] = small
+        out.append(Mistake("size ignored", ignored,
+                           f"Your windows are 2 x 2 whatever size is: this call asked for size {size}; use the "
+                           "size argument for the windows (X[..., i*s:i*s + size, j*s:j*s + size])."))
     if stride < size:
         for whole in (False, True):
             out.append(Mistake("= instead of +=", _backward_overwrite(dout, X, size, stride, whole),

@@ -135,6 +135,9 @@ def test_dropout_inverted_scaling(student: Student, rng: np.random.Generator) ->
                             "A_drop = A * mask / p."),
                     Mistake("divided by 1 - p", A * mask / (1 - p),
                             "You divided by 1 - p; p is the KEEP probability, divide by p."),
+                    Mistake("p ignored", A * mask / 0.5,
+                            f"You divided by 0.5 whatever p is: use the p given to dropout (here {p}), "
+                            "A_drop = A * mask / p."),
                 ])
 
 
@@ -164,11 +167,15 @@ def _check_kept_fraction(mask: Any, size: int, p: float) -> None:
     tolerance = 5 * np.sqrt(p * (1 - p) / size)  # five standard deviations
     if abs(kept - p) > tolerance:
         flipped = abs(kept - (1 - p)) <= tolerance
+        ignored = abs(kept - 0.5) <= tolerance
         raise Feedback(
             f"dropout(A, p={p}) kept {kept:.3f} of the {size} entries; expected about {p} "
             f"(within {tolerance:.3f}).\nLikely mistake "
             + ("(drop-vs-keep confusion) p is the probability to KEEP an entry: mask = rng.random(shape) < p."
-               if flipped else "(wrong probability) each entry is kept independently with probability p: "
+               if flipped else
+               "(p ignored) your mask keeps half of the entries whatever p is: draw it with the p given to "
+               "dropout, mask = (rng.random(A.shape) < p)." if ignored else
+               "(wrong probability) each entry is kept independently with probability p: "
                "mask = (rng.random(A.shape) < p).")
         )
 

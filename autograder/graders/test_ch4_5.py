@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from autograder.harness import Student, grade, reference
+from autograder.harness import Student, check_raises, grade, reference
 from autograder.toolbox import Array
-from dlnp.testing import Mistake, check_array, check_scalar
+from dlnp.testing import Mistake, check_all, check_array, check_scalar
 
 CHAPTER = "4.5"
 
@@ -125,7 +125,11 @@ def test_accuracy_probabilities_vs_one_hot(student: Student, rng: np.random.Gene
 
 @grade("accuracy", points=2)
 def test_accuracy_other_shapes(student: Student, rng: np.random.Generator) -> None:
-    """accuracy with integer labels, (n, 1) probabilities (0.5 counts as class 1) and 1-D labels"""
+    """accuracy with labels, (n, 1) probabilities (0.5 is class 1), 1-D labels; ValueError for n mismatch or 0"""
+    check_all(lambda: _accuracy_other_shapes(student, rng), lambda: _accuracy_raises(student, rng))
+
+
+def _accuracy_other_shapes(student: Student, rng: np.random.Generator) -> None:
     n, k = int(rng.integers(15, 40)), int(rng.integers(3, 6))
     P = _probabilities(rng, n, k)
     labels = rng.integers(0, k, n)
@@ -149,3 +153,20 @@ def test_accuracy_other_shapes(student: Student, rng: np.random.Generator) -> No
     check_scalar(student.call("accuracy", pred_labels, labels), reference("accuracy", pred_labels, labels),
                  name=f"accuracy(labels {pred_labels.shape}, labels {labels.shape})",
                  mistakes=_accuracy_mistakes(pred_labels, labels, n))
+
+
+def _accuracy_raises(student: Student, rng: np.random.Generator) -> None:
+    """The docstring's Raises: different numbers of samples (one of them 1, where == would broadcast
+    silently) and no sample at all."""
+    n, k = int(rng.integers(5, 10)), int(rng.integers(3, 6))
+    labels = rng.integers(0, k, n)
+    why = "the docstring's Raises: both arguments must describe the same number of samples n >= 1"
+    check_all(
+        lambda: check_raises(student, "accuracy", labels, labels[:1], call=f"accuracy(labels ({n},), labels (1,))",
+                             why=why + "; comparing them with == broadcasts the single label instead"),
+        lambda: check_raises(student, "accuracy", _probabilities(rng, n, k), labels[:-1],
+                             call=f"accuracy(probabilities ({n}, {k}), labels ({n - 1},))", why=why),
+        lambda: check_raises(student, "accuracy", np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64),
+                             call="accuracy(empty labels, empty labels)",
+                             why=why + "; the mean of no comparison is not a number"),
+    )

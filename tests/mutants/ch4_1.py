@@ -126,6 +126,46 @@ def gradient_norms_per_layer(X, y, weights, biases, activation="sigmoid"):
             delta = (delta @ weights[layer].T) * slope
     return norms
 """, "no validation"),
+    # ------------------------------------------------------------ mistakes seen in public code
+    Mutant("gradient_norms_per_layer", "list lengths never checked (zip stops early, [] fails with IndexError)", """
+def gradient_norms_per_layer(X, y, weights, biases, activation="sigmoid"):
+    if activation not in ("sigmoid", "relu"):
+        raise ValueError("activation must be sigmoid or relu")
+    g = (lambda Z: 1 / (1 + np.exp(-Z))) if activation == "sigmoid" else (lambda Z: np.maximum(Z, 0))
+    cache = []
+    A = X
+    for W, b in zip(weights, biases):
+        Z = A @ W + b
+        cache.append((A, Z))
+        A = g(Z)
+    Z_out = cache[-1][1]
+    E = np.exp(Z_out - Z_out.max(axis=1, keepdims=True))
+    delta = (E / E.sum(axis=1, keepdims=True) - y) / X.shape[0]
+    norms = []
+    for l in range(len(cache) - 1, -1, -1):
+        A_prev = cache[l][0]
+        norms.insert(0, np.linalg.norm(A_prev.T @ delta))
+        if l > 0:
+            Z_prev = cache[l - 1][1]
+            d = g(Z_prev) * (1 - g(Z_prev)) if activation == "sigmoid" else (Z_prev > 0) * 1.0
+            delta = (delta @ weights[l].T) * d
+    return np.array(norms)
+""", "(wrong exception type)"),
+    Mutant("backward_mlp_3layer", "weights not transposed going back", """
+def backward_mlp_3layer(X, A1, A2, A3, y, W1, W2, W3, Z1, Z2):
+    dscores = (A3 - y) / len(X)
+    dh2 = (dscores @ W3) * (Z2 > 0)
+    dh1 = (dh2 @ W2) * (Z1 > 0)
+    return (X.T @ dh1, dh1.sum(axis=0, keepdims=True), A1.T @ dh2, dh2.sum(axis=0, keepdims=True),
+            A2.T @ dscores, dscores.sum(axis=0, keepdims=True))
+""", "weights not transposed"),
+    Mutant("forward_mlp_3layer", "returns the scores (no softmax, as in CS231n's affine layers)", """
+def forward_mlp_3layer(X, W1, b1, W2, b2, W3, b3):
+    h1 = np.maximum(0, X @ W1 + b1)
+    h2 = np.maximum(0, h1 @ W2 + b2)
+    scores = h2 @ W3 + b3
+    return h1, h2, scores
+""", "no softmax"),
 ]
 
 VARIANTS = [
@@ -166,6 +206,8 @@ def gradient_norms_per_layer(X, y, weights, biases, activation="sigmoid"):
     else:
         raise ValueError("unknown activation " + str(activation))
     L = len(weights)
+    if L == 0 or len(biases) != L:
+        raise ValueError("one bias per weight matrix, at least one layer")
     A = [X]
     Zs = []
     for l in range(L):
@@ -181,5 +223,21 @@ def gradient_norms_per_layer(X, y, weights, biases, activation="sigmoid"):
         if l:
             delta = (delta @ weights[l].T) * slope(Zs[l - 1])
     return np.array(out)
+"""),
+    Variant("backward_mlp_3layer", "affine_backward / relu_backward helpers (CS231n style)", """
+def backward_mlp_3layer(X, A1, A2, A3, y, W1, W2, W3, Z1, Z2):
+    def affine_backward(dout, x, w):
+        return dout @ w.T, x.T @ dout, np.sum(dout, axis=0, keepdims=True)
+
+    def relu_backward(dout, z):
+        dz = dout.copy()
+        dz[z <= 0] = 0
+        return dz
+
+    dscores = (A3 - y) / X.shape[0]
+    dA2, dW3, db3 = affine_backward(dscores, A2, W3)
+    dA1, dW2, db2 = affine_backward(relu_backward(dA2, Z2), A1, W2)
+    _, dW1, db1 = affine_backward(relu_backward(dA1, Z1), X, W1)
+    return dW1, db1, dW2, db2, dW3, db3
 """),
 ]

@@ -199,3 +199,66 @@ def conv_backward(dout, X, K, stride=1):
     return dX, dK, db
 """),
 ]
+
+# Mistakes and correct styles seen in public code (CS231n-style naive and im2col layers), written anew.
+MUTANTS += [
+    Mutant("conv_forward", "channels-last output (the TensorFlow layout)", """
+def conv_forward(X, K, b, stride=1):
+    n, C, H, W = X.shape
+    F, _, kh, kw = K.shape
+    Ho, Wo = (H - kh) // stride + 1, (W - kw) // stride + 1
+    out = np.zeros((n, Ho, Wo, F))
+    for y in range(Ho):
+        for x in range(Wo):
+            patch = X[:, :, y * stride:y * stride + kh, x * stride:x * stride + kw]
+            out[:, y, x, :] = np.tensordot(patch, K, axes=([1, 2, 3], [1, 2, 3])) + b
+    return out
+""", "channels last"),
+    Mutant("conv_backward", "dK from the first image only", _REFERENCE + """
+def conv_backward(dout, X, K, stride=1):
+    dX, _, db = _reference_conv_backward(dout, X, K, stride)
+    _, dK, _ = _reference_conv_backward(dout[:1], X[:1], K, stride)
+    return dX, dK, db
+""", "dK not summed over the batch"),
+    Mutant("conv_backward", "window gradients assigned with = (naive loop)", """
+def conv_backward(dout, X, K, stride=1):
+    n, F, Ho, Wo = dout.shape
+    _, C, kh, kw = K.shape
+    dX, dK = np.zeros(X.shape), np.zeros(K.shape)
+    db = dout.sum(axis=(0, 2, 3))
+    for i in range(n):
+        for y in range(Ho):
+            for x in range(Wo):
+                rows, cols = slice(y * stride, y * stride + kh), slice(x * stride, x * stride + kw)
+                window = np.zeros((C, kh, kw))
+                for f in range(F):
+                    dK[f] += dout[i, f, y, x] * X[i, :, rows, cols]
+                    window += dout[i, f, y, x] * K[f]
+                dX[i, :, rows, cols] = window
+    return dX, dK, db
+""", "= instead of +="),
+]
+
+VARIANTS += [
+    Variant("conv_forward", "im2col: windows as rows, one matrix product", """
+def conv_forward(X, K, b, stride=1):
+    n, C, H, W = X.shape
+    F, _, kh, kw = K.shape
+    Ho, Wo = (H - kh) // stride + 1, (W - kw) // stride + 1
+    rows = np.empty((n, Ho, Wo, C * kh * kw))
+    for y in range(Ho):
+        for x in range(Wo):
+            rows[:, y, x, :] = X[:, :, y * stride:y * stride + kh, x * stride:x * stride + kw].reshape(n, -1)
+    out = rows.reshape(-1, C * kh * kw) @ K.reshape(F, -1).T + b
+    return out.reshape(n, Ho, Wo, F).transpose(0, 3, 1, 2)
+"""),
+    Variant("conv2d", "validation first, then sliding_window_view and einsum", """
+def conv2d(image, kernel, stride=1):
+    if stride < 1:
+        raise ValueError("stride must be at least 1")
+    if kernel.shape[0] > image.shape[0] or kernel.shape[1] > image.shape[1]:
+        raise ValueError("the kernel does not fit in the image")
+    windows = np.lib.stride_tricks.sliding_window_view(image, kernel.shape)[::stride, ::stride]
+    return np.einsum("ijmn,mn->ij", windows, kernel)
+"""),
+]

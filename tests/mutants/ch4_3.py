@@ -96,3 +96,48 @@ def max_pool_backward(dout, X, size=2, stride=None):
     return dX
 """),
 ]
+
+# Mistakes and correct styles seen in public code (CS231n-style max_pool_forward/backward), written anew.
+MUTANTS += [
+    Mutant("max_pool", "2 x 2 windows hard-coded", """
+def max_pool(X, size=2, stride=None):
+    s = 2 if stride is None else stride
+    w = np.lib.stride_tricks.sliding_window_view(X, (2, 2), axis=(-2, -1))
+    return w[..., ::s, ::s, :, :].max(axis=(-2, -1))
+""", "size ignored"),
+    Mutant("max_pool", "average pooling", """
+def max_pool(X, size=2, stride=None):
+    s = size if stride is None else stride
+    w = np.lib.stride_tricks.sliding_window_view(X, (size, size), axis=(-2, -1))
+    return w[..., ::s, ::s, :, :].mean(axis=(-2, -1))
+""", "average pooling"),
+    Mutant("max_pool_backward", "ties share the gradient", """
+def max_pool_backward(dout, X, size=2, stride=None):
+    s = size if stride is None else stride
+    dX = np.zeros(X.shape)
+    Ho, Wo = dout.shape[-2:]
+    for i in range(Ho):
+        for j in range(Wo):
+            win = X[..., i * s:i * s + size, j * s:j * s + size]
+            mask = win == win.max(axis=(-2, -1), keepdims=True)
+            share = mask / mask.sum(axis=(-2, -1), keepdims=True)
+            dX[..., i * s:i * s + size, j * s:j * s + size] += share * dout[..., i, j][..., None, None]
+    return dX
+""", "ties split"),
+]
+
+VARIANTS += [
+    Variant("max_pool_backward", "unravel_index of each window's argmax", """
+def max_pool_backward(dout, X, size=2, stride=None):
+    s = size if stride is None else stride
+    dX = np.zeros(X.shape)
+    Ho, Wo = dout.shape[-2:]
+    for idx in np.ndindex(*X.shape[:-2]):
+        for i in range(Ho):
+            for j in range(Wo):
+                win = X[idx + (slice(i * s, i * s + size), slice(j * s, j * s + size))]
+                m, k = np.unravel_index(np.argmax(win), win.shape)
+                dX[idx + (i * s + m, j * s + k)] += dout[idx + (i, j)]
+    return dX
+"""),
+]

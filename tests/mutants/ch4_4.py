@@ -81,3 +81,38 @@ def dropout(A, p, rng=None):
     return np.where(mask, A / p, 0.0), mask
 """),
 ]
+
+# Mistakes and correct styles seen in public code (dropout layers of CS231n-style courses), written anew.
+MUTANTS += [
+    Mutant("dropout", "keep probability hard-coded to 0.5", """
+def dropout(A, p, rng=None):
+    if not 0 < p <= 1:
+        raise ValueError("p must be in (0, 1]")
+    rng = np.random.default_rng() if rng is None else rng
+    mask = (rng.random(A.shape) < 0.5).astype(float)
+    return A * mask / 0.5, mask
+""", "p ignored"),
+    Mutant("dropout", "p read as the DROP probability (mask > p, divide by 1 - p)", """
+def dropout(A, p, rng=None):
+    if not 0 < p <= 1:
+        raise ValueError("p must be in (0, 1]")
+    rng = np.random.default_rng() if rng is None else rng
+    mask = (rng.random(A.shape) > p).astype(float)
+    return A * mask / (1 - p) if p < 1 else A * mask, mask
+""", "divided by 1 - p"),
+]
+
+VARIANTS += [
+    Variant("dropout", "keep_prob mask, scaled in place on a copy", """
+def dropout(A, p, rng=None):
+    if p <= 0 or p > 1:
+        raise ValueError(f"keep probability must be in (0, 1], got {p}")
+    if rng is None:
+        rng = np.random.default_rng()
+    keep = rng.random(A.shape) < p
+    out = A.astype(np.float64, copy=True)
+    out *= keep
+    out /= p
+    return out, keep.astype(np.float64)
+"""),
+]

@@ -245,3 +245,26 @@ class BCELoss:
         return (self.P - self.Y) / self.P.size
 '''),
 ]
+
+# Mistakes and correct styles seen in public "layers as classes" code (from-scratch frameworks), written anew.
+MUTANTS += [
+    Mutant("Linear", "db averaged over the batch", _edit(
+        "Linear", ("self.db = np.sum(dZ, axis=0, keepdims=True)", "self.db = np.mean(dZ, axis=0, keepdims=True)"),
+    ), "mean instead of sum"),
+    Mutant("Softmax", "diagonal of the Jacobian only", _edit(
+        "Softmax", ("return S * (dS - np.sum(dS * S, axis=1, keepdims=True))", "return dS * S * (1.0 - S)"),
+    ), "diagonal of the Jacobian only"),
+    Mutant("Tanh", "tanh applied again to the cached output", _edit(
+        "Tanh", ("return dA * (1.0 - self._A**2)", "return dA * (1.0 - np.tanh(self._A) ** 2)"),
+    ), "tanh of the output"),
+    Mutant("CrossEntropyLoss", "summed over the batch", _edit(
+        "CrossEntropyLoss", ("return float(-np.sum(Y * np.log(np.clip(probs, EPS, 1.0))) / probs.shape[0])",
+                             "return float(-np.sum(Y * np.log(np.clip(probs, EPS, 1.0))))"),
+    ), "sum instead of mean"),
+    Mutant("MSELoss", "half mean squared error", _edit(
+        "MSELoss", ("return float(np.mean(self._diff**2))", "return float(np.mean(self._diff**2) / 2)"),
+    ), "half MSE"),
+    Mutant("BCELoss", "gradient not averaged", _edit(
+        "BCELoss", ("return (self._P - self._Y) / self._P.size", "return self._P - self._Y"),
+    ), "not averaged"),
+]

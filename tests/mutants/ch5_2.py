@@ -400,3 +400,55 @@ def decision_grid(model, X, resolution=200, margin=0.5):
     return xx, yy, model.predict(points).reshape(resolution, resolution)
 '''),
 ]
+
+# Mistakes and correct styles seen in public optimizers (CS231n-style optim.py, numpy-ml), written anew.
+MUTANTS += [
+    Mutant("Momentum", "beta hard-coded to 0.9", _edit(
+        "Momentum", ("v = self.beta * v - self.lr * grad", "v = 0.9 * v - self.lr * grad"),
+    ), "default beta"),
+    Mutant("Adam", "learning rate hard-coded to 0.001", _edit(
+        "Adam", ("param -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)",
+                 "param -= 0.001 * m_hat / (np.sqrt(v_hat) + self.eps)"),
+    ), "default learning rate"),
+    Mutant("SGD", "learning rate hard-coded to 0.01", _edit(
+        "SGD", ("param -= self.lr * ", "param -= 0.01 * "),
+    ), "default learning rate"),
+]
+
+VARIANTS += [
+    Variant("Momentum", "velocity with the opposite sign (v = beta v + lr g, W -= v)", '''
+class Momentum:
+    def __init__(self, lr=0.01, beta=0.9):
+        self.lr = lr
+        self.beta = beta
+        self.velocities = {}
+
+    def step(self, layers):
+        for position, layer in enumerate(layers):
+            for name in ("W", "b"):
+                key = (position, name)
+                grad = getattr(layer, "d" + name)
+                v = self.beta * self.velocities.get(key, 0.0) + self.lr * grad
+                self.velocities[key] = v
+                setattr(layer, name, getattr(layer, name) - v)
+'''),
+    Variant("Adam", "separate m and v dictionaries, hat values named as in the paper", '''
+class Adam:
+    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8):
+        self.lr, self.beta1, self.beta2, self.eps = lr, beta1, beta2, eps
+        self.t = 0
+        self.m, self.v = {}, {}
+
+    def step(self, layers):
+        self.t += 1
+        for i, layer in enumerate(layers):
+            for name in ("W", "b"):
+                g = getattr(layer, "d" + name)
+                key = f"{i}:{name}"
+                self.m[key] = self.beta1 * self.m.get(key, np.zeros_like(g)) + (1 - self.beta1) * g
+                self.v[key] = self.beta2 * self.v.get(key, np.zeros_like(g)) + (1 - self.beta2) * g * g
+                m_hat = self.m[key] / (1 - self.beta1 ** self.t)
+                v_hat = self.v[key] / (1 - self.beta2 ** self.t)
+                setattr(layer, name, getattr(layer, name) - self.lr * m_hat / (np.sqrt(v_hat) + self.eps))
+'''),
+]

@@ -199,23 +199,9 @@ def _dependent_chapters(function: str) -> list[str]:
 SCORE_ONCE = [m for m in MUTANTS if m.function in UPSTREAM]
 
 
-#: Issue 14, still open: these mistakes still cost points in later chapters too. Their cases run only
-#: with DLNP_LONG_TESTS=1 (and fail there); every other upstream mutant is checked in every run.
-STILL_COSTS_TWICE = {
-    ("sigmoid", "tanh"), ("sigmoid", "writes into Z"), ("sigmoid", "math.exp per entry"),
-    ("softmax", "naive exponentials with np.seterr(all='ignore')"), ("softmax", "no max shift"),
-    ("softmax", "no keepdims"), ("softmax", "global max shift"), ("softmax", "hard-coded public example"),
-    ("softmax", "axis 0 without max shift (the classic_mistakes example)"), ("softmax", "in place"),
-    ("Linear", "gradients accumulate"), ("CrossEntropyLoss", "gradient with respect to the probabilities"),
-}
-_KNOWN = pytest.mark.skipif(not os.environ.get("DLNP_LONG_TESTS"),
-                            reason="issue 14, still open: this mistake still costs points in a later chapter")
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("mutant", [
-    pytest.param(m, id=f"{m.function}-{m.name}", marks=[_KNOWN] if (m.function, m.name) in STILL_COSTS_TWICE else [])
-    for m in SCORE_ONCE])
+    pytest.param(m, id=f"{m.function}-{m.name}") for m in SCORE_ONCE])
 def test_a_mistake_costs_points_only_where_its_function_is_graded(
         release: Path, tmp_path_factory: pytest.TempPathFactory, mutant: Mutant) -> None:
     """Score once, for every chapter (issue 14): later chapters grade against the student's own functions."""

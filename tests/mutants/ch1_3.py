@@ -53,6 +53,13 @@ def sigmoid(Z):
 def sigmoid(Z):
     return 1.0 / (1.0 + np.exp(-np.clip(Z, -500, 500)))
 """, "(overflow in exp)"),
+    Mutant("sigmoid", "scalar if/else (one number at a time)", """
+def sigmoid(Z):
+    if Z >= 0:
+        return 1 / (1 + np.exp(-Z))
+    E = np.exp(Z)
+    return E / (1 + E)
+""", "(if on an array)"),
     Mutant("sigmoid", "1 + forgotten in the denominator", """
 def sigmoid(Z):
     return 1.0 / np.exp(-np.clip(Z, -80, 80))

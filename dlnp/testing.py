@@ -36,6 +36,7 @@ __all__ = [
     "check_tuple",
     "describe",
     "diagnose_warnings",
+    "expect_raises",
     "gradient_check_mistakes",
     "read_only",
     "require_number",
@@ -337,6 +338,37 @@ def check_tuple(actual: Any, length: int, *, name: str, parts: str = "") -> tupl
             f"{name} must return a tuple of {length} items ({what}).\n  got: {describe(actual)}"
         )
     return items
+
+
+def expect_raises(call: Callable[[], Any], expected: type[BaseException] = ValueError, *, name: str,
+                  why: str = "") -> None:
+    """Check that ``call()`` raises ``expected``, as a docstring's ``Raises`` section promises.
+
+    The public twin of the graders' check: the exception is recognised by its class NAME
+    (the grader sees the student's exception by name, so a subclass does not count), and a
+    returned value or another exception fails with the likely mistake. ``name`` names the
+    call (``"accuracy(labels (5,), labels (1,))"``), ``why`` what the docstring pins. A
+    released stub's ``NotImplementedError`` passes through, so the test counts as not started.
+    """
+    try:
+        got = call()
+    except Exception as exc:
+        kind = type(exc).__name__
+        if kind == expected.__name__:
+            return
+        if isinstance(exc, NotImplementedError):
+            raise
+        text = f"{kind}: {exc}" if str(exc) else kind
+        raise Feedback(
+            f"{name} must raise {expected.__name__}" + (f" ({why})" if why else "") + f".\n  it raised {text}"[:400]
+            + f"\nLikely mistake (wrong exception type) check the argument first and raise {expected.__name__}(...) "
+            "yourself, with a message that says what is wrong."
+        ) from None
+    raise Feedback(
+        f"{name} returned a value instead of raising {expected.__name__}" + (f" ({why})" if why else "")
+        + f".\n  got: {describe(got)}\nLikely mistake (no validation) check the argument at the start of the "
+        f"function and raise {expected.__name__}(...) when it is invalid; do not compute a result from it."
+    )
 
 
 def check_restored(actual: Any, original: Any, *, name: str, hint: str = "") -> None:

@@ -11,8 +11,8 @@ function's chapters with pytest, exactly as ``dlnp check`` does, and counts:
 * a variant is *accepted* when every public test passes: a correct solution that the
   grader accepts must never fail locally.
 
-Run ``dlnp mutants --public`` (or ``python -m instructor.public_catch``; ``--function
-NAME`` to restrict it, ``--jobs N``). Kit-only (never shipped to students).
+Run ``dlnp mutants --public`` (or ``python -m instructor.public_catch``; ``--chapter 5.1``
+or ``--function NAME`` to restrict it, ``--jobs N``). Kit-only (never shipped to students).
 """
 
 from __future__ import annotations
@@ -114,6 +114,7 @@ def public_table(results: Sequence[PublicResult]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m instructor.public_catch", description=__doc__)
     parser.add_argument("--function", action="append", help="only mutants/variants of this function (repeatable)")
+    parser.add_argument("--chapter", action="append", help="only the functions of this chapter, e.g. 5.1 (repeatable)")
     parser.add_argument("--out", type=Path, help="also write the table (and the escapes) to this file")
     parser.add_argument("--kind", choices=("both", "mutants", "variants"), default="both",
                         help="what to run (default both)")
@@ -124,6 +125,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.function:
         mutants = [m for m in mutants if m.function in args.function]
         variants = [v for v in variants if v.function in args.function]
+    if args.chapter:
+        names = {f.name for c in load_manifest().chapters if c.id in args.chapter for f in c.functions}
+        mutants = [m for m in mutants if m.function in names]
+        variants = [v for v in variants if v.function in names]
     mutants = mutants if args.kind != "variants" else []
     variants = variants if args.kind != "mutants" else []
 

@@ -266,3 +266,44 @@ def forward_mlp(X, W1, b1, W2, b2):
     assert truth.failed and code == 1
     assert "forward_mlp raised ValueError: output array is read-only" in out
     assert "Likely mistake (modified its input)" in out, out
+
+
+# --------------------------------------------------------------------------- pinned parameters and Raises
+# What the hidden graders pin (Adam's eps, the losses' epsilon <= 1e-7, a docstring's Raises) is checked by
+# the public tests too, and `dlnp check` shows the failure with the graders' name of the mistake.
+
+_KIT = Path(__file__).resolve().parent.parent
+
+
+def _reference(module: str, name: str) -> str:
+    from instructor.submissions import definition_source
+
+    return definition_source((_KIT / "solutions" / f"{module}.py").read_text(), name)
+
+
+PINNED = {
+    "5.2": ("Adam", lambda: _reference("framework", "Adam").replace("(np.sqrt(v_hat) + self.eps)",
+                                                                    "(np.sqrt(v_hat) + 1e-8)"), "(eps ignored)"),
+    "5.1": ("CrossEntropyLoss", lambda: _reference("layers", "CrossEntropyLoss").replace(
+        "np.clip(probs, EPS, 1.0)", "np.clip(probs, 1e-3, 1.0)"), "(epsilon too large)"),
+    "4.5": ("accuracy", lambda: (
+        "def accuracy(y_pred, y):\n"
+        "    def labels(a):\n"
+        "        a = np.asarray(a)\n"
+        "        if a.ndim == 1:\n"
+        "            return a\n"
+        "        return (a[:, 0] >= 0.5).astype(int) if a.shape[1] == 1 else a.argmax(axis=1)\n"
+        "    return float(np.mean(labels(y_pred) == labels(y)))\n"), "(no validation)"),
+}
+
+
+@pytest.mark.parametrize("chapter", sorted(PINNED))
+def test_pinned_parameters_and_raises_are_checked_publicly(release: Path, tmp_path: Path, chapter: str) -> None:
+    function, source, diagnosis = PINNED[chapter]
+    text = source()
+    assert text != _reference(*{"5.2": ("framework", "Adam"), "5.1": ("layers", "CrossEntropyLoss"),
+                                "4.5": ("metrics", "accuracy")}[chapter]), "the edit did not apply"
+    sub = _submission(release, tmp_path, {function: text})
+    truth, out, code = assert_faithful(sub, chapter, tmp_path)
+    assert truth.failed and code == 1
+    assert diagnosis in out, out

@@ -18,8 +18,10 @@ import numpy as np
 import pytest
 
 from dlnp.manifest import load_manifest
+from instructor.public_catch import public_outcome
 from instructor.submissions import make_submission
 from tests.conftest import GradeFn
+from tests.mutants import Variant, load_corpus
 
 KIT = Path(__file__).resolve().parent.parent
 MANIFEST = load_manifest()
@@ -129,10 +131,17 @@ def _docstring_raises() -> dict[str, str]:
 
 
 #: Functions whose docstring ``Raises`` the hidden grader checks: the public tests check them too.
-GRADED_RAISES = {"matrix_multiply", "conv2d", "dropout", "gradient_norms_per_layer"}
+GRADED_RAISES = {"matrix_multiply", "conv2d", "dropout", "gradient_norms_per_layer", "accuracy"}
 #: Docstring ``Raises`` the grader does not check (so neither may the public tests: nothing the grader
 #: accepts may fail locally). Each is a request to the graders: check it, or drop it from the docstring.
-UNGRADED_RAISES = {"accuracy"}
+UNGRADED_RAISES: set[str] = set()
+
+
+def _names(path: Path) -> set[str]:
+    """Every identifier and every string constant of a Python file."""
+    nodes = list(ast.walk(ast.parse(path.read_text())))
+    return ({n.id for n in nodes if isinstance(n, ast.Name)} | {n.attr for n in nodes if isinstance(n, ast.Attribute)}
+            | {n.value for n in nodes if isinstance(n, ast.Constant) and isinstance(n.value, str)})
 
 
 def test_every_raises_of_a_docstring_is_checked_by_a_public_test_when_the_grader_checks_it() -> None:
@@ -142,10 +151,16 @@ def test_every_raises_of_a_docstring_is_checked_by_a_public_test_when_the_grader
         f"docstrings with Raises: {sorted(raises)}; decide for each whether the grader checks it")
     for function in GRADED_RAISES:
         chapter = MANIFEST.chapter(MANIFEST.chapter_of(function))
-        tree = ast.parse((KIT / "assignments" / chapter.slug / f"test_{chapter.slug}.py").read_text())
-        names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
-        assert function in names and raises[function] in names, (
+        public = _names(KIT / "assignments" / chapter.slug / f"test_{chapter.slug}.py")
+        assert function in public and raises[function] in public, (
             f"{function}'s docstring says it raises {raises[function]}: test_{chapter.slug}.py must check it")
+        hidden = KIT / "autograder" / "graders" / f"test_{chapter.slug}.py"
+        calls = [n for n in ast.walk(ast.parse(hidden.read_text())) if isinstance(n, ast.Call)
+                 and getattr(n.func, "id", getattr(n.func, "attr", "")) == "check_raises"
+                 and any(isinstance(a, ast.Constant) and a.value == function for a in n.args)]
+        assert calls or raises[function] in _names(hidden), (
+            f"{function}'s docstring says it raises {raises[function]}: the hidden grader "
+            f"{hidden.relative_to(KIT)} must check it (GRADED_RAISES)")
 
 
 def test_stub_epsilon_is_right_in_float32(release: Path) -> None:
@@ -162,3 +177,14 @@ def test_stub_epsilon_is_right_in_float32(release: Path) -> None:
 def test_the_reference_keeps_full_marks_with_the_float32_epsilon(grade: GradeFn, chapter: str) -> None:
     graded = grade(chapter)
     assert graded.full(chapter), graded.output()
+
+
+_, VARIANTS = load_corpus()
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=[f"{v.function}-{v.name}" for v in VARIANTS])
+def test_every_correct_variant_passes_the_public_tests(release: Path, tmp_path: Path, variant: Variant) -> None:
+    """Nothing the grader accepts may fail locally: each correct variant of the corpus (full marks from the
+    hidden graders, tests/test_mutants.py) passes every public test of its function's chapters."""
+    failed, messages = public_outcome(release, tmp_path / "variant", variant.function, variant.source)
+    assert not failed, f"a correct {variant.function} ({variant.name}) fails the public tests:\n{messages}"

@@ -6,7 +6,7 @@ Small, hand-checkable cases. The hidden grader uses other, random shapes and val
 import numpy as np
 import pytest
 
-from dlnp.testing import check_array
+from dlnp.testing import check_array, expect_raises
 from neural_network.basics import matrix_multiply
 
 pytestmark = pytest.mark.chapter("1.2")
@@ -29,6 +29,8 @@ def test_row_times_column_is_a_dot_product() -> None:
 def test_mismatch_raises_value_error_naming_both_shapes() -> None:
     X = np.ones((2, 3))
     W = np.ones((4, 5))
+    expect_raises(lambda: matrix_multiply(X, W), ValueError, name="matrix_multiply(X (2, 3), W (4, 5))",
+                  why="the docstring's Raises: X.shape[1] != W.shape[0]")
     with pytest.raises(ValueError) as info:
         matrix_multiply(X, W)
     message = str(info.value)

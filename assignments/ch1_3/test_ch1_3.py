@@ -38,6 +38,16 @@ def test_extreme_values_without_warnings() -> None:
         "np.exp(-z) overflows for z = -1000: only ever exponentiate -|z| (see the chapter)."))
 
 
+def test_extreme_float32_values_without_warnings() -> None:
+    """float32 input must work too (SPEC): e^{89} already overflows float32, so clipping at 500 is not enough."""
+    Z = np.array([[-1000.0, -300.0, 0.0, 300.0, 1000.0]], dtype=np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any RuntimeWarning (overflow in exp) fails the test
+        S = sigmoid(Z)
+    check_array(S, np.array([[0.0, 0.0, 0.5, 1.0, 1.0]]), name="sigmoid of extreme float32 values", inputs=[Z],
+                hint="np.exp of a large float32 overflows (at about 89): only ever exponentiate -|z|.")
+
+
 def test_any_shape_and_no_modification() -> None:
     Z = np.linspace(-3.0, 3.0, 24).reshape(2, 3, 4)
     Z0 = Z.copy()

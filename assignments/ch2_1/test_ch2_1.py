@@ -34,20 +34,29 @@ def test_bce_small_example() -> None:
     A = np.array([[0.9], [0.2]])
     y = np.array([[1.0], [0.0]])
     expected = -(np.log(0.9) + np.log(0.8)) / 2
-    check_scalar(binary_cross_entropy(A, y), expected, name="binary_cross_entropy(A, y)", mistakes=[
+    # any epsilon up to 1e-7 moves this loss by less than 2e-7: the tolerance accepts every one of them
+    check_scalar(binary_cross_entropy(A, y), expected, name="binary_cross_entropy(A, y)", atol=2e-5, mistakes=[
         Mistake("missing minus sign", -expected, "Cross-entropy is MINUS the mean log-likelihood."),
     ])
 
 
 def test_bce_handles_probabilities_zero_and_one() -> None:
-    A = np.array([[1.0], [0.0]])
-    y = np.array([[1.0], [0.0]])
+    """Any epsilon up to 1e-7 (clipping, or added inside the log) is right: confident right answers then cost
+    ~0 and confident wrong ones at least -log(1e-7) ~ 16, finite and without a RuntimeWarning."""
+    y = np.array([[1.0], [0.0], [1.0]])
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # any RuntimeWarning fails the test
-        loss = binary_cross_entropy(A, y)
-    assert np.isfinite(loss) and abs(float(loss)) < 1e-5, (
-        f"perfect confident predictions should cost ~0, got {loss!r}: clip probabilities before np.log"
-    )
+        right = binary_cross_entropy(y.copy(), y)
+        wrong = binary_cross_entropy(1.0 - y, y)
+    for label, loss in (("right", right), ("wrong", wrong)):
+        assert np.ndim(loss) == 0 and np.isfinite(loss), (
+            f"binary_cross_entropy with probabilities of exactly 0 and 1 ({label} answers) returned {loss!r}.\n"
+            "Likely mistake (log(0)) np.log(0) is -inf: clip the probabilities to [eps, 1 - eps] or add a small "
+            "eps (at most 1e-7) inside the log.")
+    assert abs(float(right)) < 1e-5 and float(wrong) > 10.0, (
+        f"confident right answers should cost ~0 (got {float(right):.3g}) and confident wrong ones a lot, at "
+        f"least -log(1e-7) ~ 16 (got {float(wrong):.3g}).\nLikely mistake (epsilon too large) clip with an "
+        "epsilon of at most 1e-7.")
 
 
 def test_bce_does_not_silence_warnings() -> None:

@@ -7,11 +7,21 @@ exact zeros in Z1/Z2, and float32.
 """
 
 import itertools
+from typing import Any
 
 import numpy as np
 import pytest
 
-from dlnp.testing import Mistake, check_array, check_not_silenced, check_tuple, gradient_check_mistakes
+from dlnp.testing import (
+    Mistake,
+    check_all,
+    check_array,
+    check_not_silenced,
+    check_tuple,
+    expect_raises,
+    gradient_check_mistakes,
+    read_only,
+)
 from neural_network.deep import backward_mlp_3layer, forward_mlp_3layer, gradient_norms_per_layer
 
 pytestmark = pytest.mark.chapter("4.1")
@@ -100,12 +110,118 @@ def test_gradient_norms_vanish_with_sigmoid() -> None:
         "multiplied by sigmoid(Z) * (1 - sigmoid(Z))?")
     relu = np.asarray(gradient_norms_per_layer(X, y, [w * np.sqrt(2) for w in weights], biases, activation="relu"))
     assert relu[0] > 1e-2 * relu[-1], "with ReLU and He-scaled weights the gradient should not vanish"
+
+
+Funcs = dict[str, Any]
+
+#: The docstring's formulas in plain NumPy (moderate inputs only).
+NUMPY_FUNCS: Funcs = {
+    "sigmoid": lambda Z: 1.0 / (1.0 + np.exp(-Z)),
+    "relu": lambda Z: np.maximum(Z, 0.0),
+    "relu_derivative": lambda Z: (Z > 0) * 1.0,
+    "softmax": lambda Z: np.exp(Z - Z.max(axis=1, keepdims=True)) / np.exp(Z - Z.max(axis=1, keepdims=True)).sum(
+        axis=1, keepdims=True),
+}
+
+NORM_MISTAKES = {
+    "reversed": "Your norms are in reverse order: index 0 is the FIRST layer (weights[0], next to the input), the "
+                "last index is the output layer. The backward loop visits them last-to-first; store at index l.",
+    "activation instead of slope": "You multiplied by sigmoid(Z) itself; backprop needs its slope "
+                                   "sigmoid(Z) * (1 - sigmoid(Z)).",
+    "slope at the output": "You evaluated the sigmoid slope at the layer's OUTPUT A; it is the slope at the "
+                           "pre-activation Z: sigmoid(Z) * (1 - sigmoid(Z)) (= A * (1 - A)).",
+    "no activation slope": "The hidden layers' activation slope is missing: delta_l = (delta_{l+1} @ W_{l+1}.T) "
+                           "* g'(Z_l).",
+    "missing 1/n": "Your norms are n times too large: the loss is the batch MEAN, delta_L = (A_L - y) / n.",
+    "bias included": "You included the bias gradients; the norms are of the WEIGHT gradients only.",
+    "squared norm": "You returned the sum of squares; the Frobenius norm is its square root (np.linalg.norm).",
+}
+
+
+def _norms_by_hand(X: np.ndarray, y: np.ndarray, Ws: list[np.ndarray], bs: list[np.ndarray], activation: str,
+                   f: Funcs, variant: str = "") -> np.ndarray:
+    """The docstring's per-layer weight-gradient norms with the functions ``f`` (or a known mistake)."""
+    act = f["sigmoid"] if activation == "sigmoid" else f["relu"]
+    inputs, zs = [X], []
+    for W, b in zip(Ws[:-1], bs[:-1], strict=True):
+        zs.append(inputs[-1] @ W + b)
+        inputs.append(np.asarray(act(zs[-1])))
+    delta = (np.asarray(f["softmax"](inputs[-1] @ Ws[-1] + bs[-1])) - y) / (1.0 if variant == "missing 1/n"
+                                                                              else X.shape[0])
+    norms = np.zeros(len(Ws))
+    for layer in range(len(Ws) - 1, -1, -1):
+        G = inputs[layer].T @ delta
+        if variant == "bias included":
+            norms[layer] = np.sqrt(np.sum(G**2) + np.sum(delta.sum(axis=0) ** 2))
+        else:
+            norms[layer] = np.sum(G**2) if variant == "squared norm" else np.linalg.norm(G)
+        if layer == 0:
+            break
+        Z = zs[layer - 1]
+        if activation == "sigmoid":
+            s = np.asarray(f["sigmoid"](Z))
+            slope = {"activation instead of slope": s, "no activation slope": np.ones_like(Z),
+                     "slope at the output": np.asarray(f["sigmoid"](inputs[layer])) * (
+                         1 - np.asarray(f["sigmoid"](inputs[layer])))}.get(variant, s * (1 - s))
+        else:
+            slope = np.ones_like(Z) if variant == "no activation slope" else np.asarray(f["relu_derivative"](Z))
+        delta = (delta @ Ws[layer].T) * slope
+    return norms[::-1] if variant == "reversed" else norms
+
+
+def _own_functions() -> Funcs | None:
+    """Your chapter 1.3 / 3.2 functions, when they are written (a mistake there is charged there)."""
     try:
-        gradient_norms_per_layer(X, y, weights, biases, activation="tanh")
-    except ValueError:
-        return
-    raise AssertionError("gradient_norms_per_layer with activation='tanh' must raise ValueError (the docstring's "
-                         "Raises section).")
+        from neural_network.activations import relu, relu_derivative, sigmoid, softmax
+
+        probe = np.array([[0.5, -0.5]])
+        for fn in (relu, relu_derivative, sigmoid, softmax):
+            fn(probe)
+    except Exception:  # not written yet, or broken: only the NumPy formulas count
+        return None
+    return {"sigmoid": sigmoid, "relu": relu, "relu_derivative": relu_derivative, "softmax": softmax}
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "relu"])
+def test_gradient_norms_values(activation: str) -> None:
+    rng = np.random.default_rng(11)
+    sizes = [3, 4, 4, 4, 2]
+    gain = np.sqrt(2.0) if activation == "relu" else 1.0
+    Ws = [rng.normal(size=(a, b)) * gain / np.sqrt(a) for a, b in itertools.pairwise(sizes)]
+    bs = [rng.normal(scale=0.1, size=(1, b)) for b in sizes[1:]]
+    X, y = rng.normal(size=(6, 3)), np.eye(2)[[0, 1, 1, 0, 1, 0]]
+    read_only(X, y, *Ws, *bs)
+    got = gradient_norms_per_layer(X, y, Ws, bs, activation=activation)
+    want = _norms_by_hand(X, y, Ws, bs, activation, NUMPY_FUNCS)
+    own = _own_functions()
+    if own is not None and not np.allclose(np.asarray(got, dtype=float), want, rtol=1e-6, atol=1e-9) \
+            and np.shape(got) == want.shape:
+        mine = _norms_by_hand(X, y, Ws, bs, activation, own)  # one mistake is charged once: yours from 1.3/3.2
+        if np.allclose(np.asarray(got, dtype=float), mine, rtol=1e-6, atol=1e-9):
+            return
+    check_array(got, want, name=f"gradient_norms_per_layer(X, y, 4 layers, activation={activation!r})", mistakes=[
+        Mistake(label, _norms_by_hand(X, y, Ws, bs, activation, NUMPY_FUNCS, label), message)
+        for label, message in NORM_MISTAKES.items()
+    ], hint="one Frobenius norm per layer, first layer first")
+
+
+def test_gradient_norms_raises_for_an_unknown_activation_and_bad_lists() -> None:
+    """The docstring's Raises: ValueError for another activation, unequal or empty lists."""
+    rng = np.random.default_rng(8)
+    weights = [rng.normal(size=(3, 4)), rng.normal(size=(4, 2))]
+    biases = [np.zeros((1, 4)), np.zeros((1, 2))]
+    X, y = rng.normal(size=(5, 3)), np.eye(2)[[0, 1, 1, 0, 1]]
+    check_all(
+        lambda: expect_raises(lambda: gradient_norms_per_layer(X, y, weights, biases, activation="tanh"), ValueError,
+                              name="gradient_norms_per_layer(..., activation='tanh')",
+                              why="the docstring's Raises: only 'sigmoid' and 'relu' are defined"),
+        lambda: expect_raises(lambda: gradient_norms_per_layer(X, y, weights, biases[:-1], activation="relu"),
+                              ValueError, name="gradient_norms_per_layer(X, y, 2 weights, 1 bias)",
+                              why="the docstring's Raises: weights and biases must have the same length"),
+        lambda: expect_raises(lambda: gradient_norms_per_layer(X, y, [], [], activation="relu"), ValueError,
+                              name="gradient_norms_per_layer(X, y, [], [])",
+                              why="the docstring's Raises: a network has at least one layer"),
+    )
 
 
 def test_masks_are_zero_where_z_equals_zero() -> None:

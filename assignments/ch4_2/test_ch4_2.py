@@ -8,7 +8,7 @@ shapes (overlapping and non-dividing strides) and float32.
 import numpy as np
 import pytest
 
-from dlnp.testing import Mistake, check_array, check_tuple, read_only
+from dlnp.testing import Mistake, check_array, check_tuple, expect_raises, read_only
 from neural_network.conv import conv2d, conv_backward, conv_forward
 
 pytestmark = pytest.mark.chapter("4.2")
@@ -76,8 +76,5 @@ def test_conv_backward_against_finite_differences() -> None:
     (KERNEL, 0, "stride=0"),
 ])
 def test_conv2d_raises_value_error(kernel: np.ndarray, stride: int, what: str) -> None:
-    try:
-        conv2d(IMAGE.copy(), kernel.copy(), stride)
-    except ValueError:
-        return
-    raise AssertionError(f"conv2d with {what} must raise ValueError (the docstring's Raises section).")
+    expect_raises(lambda: conv2d(IMAGE.copy(), kernel.copy(), stride), ValueError, name=f"conv2d with {what}",
+                  why="the docstring's Raises: the kernel must fit in the image, stride >= 1")

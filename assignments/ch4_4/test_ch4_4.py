@@ -8,7 +8,7 @@ keep probabilities and float32.
 import numpy as np
 import pytest
 
-from dlnp.testing import Mistake, check_array, check_scalar, check_tuple, read_only
+from dlnp.testing import Mistake, check_all, check_array, check_scalar, check_tuple, expect_raises, read_only
 from neural_network.regularization import dropout, l2_gradient, l2_regularization
 
 pytestmark = pytest.mark.chapter("4.4")
@@ -43,10 +43,7 @@ def test_dropout_keep_everything() -> None:
     A = np.arange(6.0).reshape(2, 3)
     A_drop, _ = dropout(A, 1.0, np.random.default_rng(0))
     check_array(A_drop, A, name="dropout(A, p=1.0)[0]", hint="p = 1 keeps everything")
-    for p in (0.0, -0.5, 1.5):
-        try:
-            dropout(A.copy(), p, np.random.default_rng(0))
-        except ValueError:
-            continue
-        raise AssertionError(f"dropout with p={p} must raise ValueError: p is a keep probability in (0, 1] "
-                             "(the docstring's Raises section).")
+    check_all(*(lambda p=p: expect_raises(lambda: dropout(A.copy(), p, np.random.default_rng(0)), ValueError,
+                                          name=f"dropout(A, p={p})",
+                                          why="the docstring's Raises: p is a keep probability in (0, 1]")
+                for p in (0.0, -0.5, 1.5)))

@@ -7,7 +7,7 @@ coefficients and predictions, and float32.
 import numpy as np
 import pytest
 
-from dlnp.testing import Mistake, check_array, check_scalar
+from dlnp.testing import Mistake, check_all, check_array, check_scalar, expect_raises
 from neural_network.metrics import accuracy
 from neural_network.momentum import momentum_update
 
@@ -46,3 +46,20 @@ def test_accuracy_examples() -> None:
                  name="accuracy of (n, 1) probabilities", hint="0.5 counts as class 1 (>= 0.5)")
     check_scalar(accuracy(np.array([2, 0, 1, 1]), np.array([2, 0, 0, 1])), 0.75, name="accuracy(labels, labels)")
 
+
+
+def test_accuracy_raises_for_mismatched_or_empty_inputs() -> None:
+    """The docstring's Raises: both arguments describe the same number of samples n >= 1."""
+    labels = np.array([2, 0, 1, 1, 0])
+    P = np.eye(3)[[2, 0, 0, 1, 0]]
+    why = "the docstring's Raises: both arguments must describe the same number of samples n >= 1"
+    check_all(
+        lambda: expect_raises(lambda: accuracy(labels, labels[:1]), ValueError,
+                              name="accuracy(labels (5,), labels (1,))",
+                              why=why + "; comparing them with == broadcasts the single label instead"),
+        lambda: expect_raises(lambda: accuracy(P, labels[:-1]), ValueError,
+                              name="accuracy(probabilities (5, 3), labels (4,))", why=why),
+        lambda: expect_raises(lambda: accuracy(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)), ValueError,
+                              name="accuracy(empty labels, empty labels)",
+                              why=why + "; the mean of no comparison is not a number"),
+    )

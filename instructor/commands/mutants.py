@@ -11,6 +11,8 @@ def register(sub: Any) -> None:
     p = sub.add_parser("mutants", help="mutation-test the hidden graders with tests/mutants (kill rate per chapter)")
     p.add_argument("--report", action="store_true", help="also list every surviving or undiagnosed mutant")
     p.add_argument("--function", action="append", help="only mutants/variants of this function (repeatable)")
+    p.add_argument("--chapter", action="append",
+                   help="only mutants/variants of the functions of this chapter, e.g. 5.1 (repeatable)")
     p.add_argument("--readme", action="store_true", help="write the table into README.md's mutants section")
     p.add_argument("--jobs", type=int, default=2, help="grading processes in parallel (default 2)")
     p.add_argument("--public", action="store_true",
@@ -28,6 +30,12 @@ def run(args: argparse.Namespace) -> int:
     if args.function:
         mutants = [m for m in mutants if m.function in args.function]
         variants = [v for v in variants if v.function in args.function]
+    if args.chapter:
+        from dlnp.manifest import load_manifest
+
+        names = {f.name for c in load_manifest().chapters if c.id in args.chapter for f in c.functions}
+        mutants = [m for m in mutants if m.function in names]
+        variants = [v for v in variants if v.function in names]
     if args.public:
         return run_public_catch(args, mutants, variants)
     bar = tqdm(total=len(mutants) + len(variants), desc="mutants", unit="grade", file=sys.stderr)
@@ -79,7 +87,10 @@ def run_public_catch(args: argparse.Namespace, mutants: list[Any], variants: lis
     bar.close()
     table = public_table(results)
     print(table)
-    if args.readme:
+    if args.readme and (args.function or args.chapter):
+        print("not writing README.md: its table covers the whole corpus (run --readme without --function/--chapter)",
+              file=sys.stderr)
+    elif args.readme:
         write_readme_block("public-catch", table)
     if args.report:
         for r in results:

@@ -15,7 +15,15 @@ from typing import Any
 import numpy as np
 import pytest
 
-from dlnp.testing import Mistake, check_all, check_array, check_not_silenced, check_scalar, read_only
+from dlnp.testing import (
+    Mistake,
+    check_all,
+    check_array,
+    check_not_silenced,
+    check_scalar,
+    expect_raises,
+    read_only,
+)
 from neural_network.layers import BCELoss, CrossEntropyLoss, Linear, MSELoss, ReLU, Sigmoid, Softmax, Tanh
 
 pytestmark = pytest.mark.chapter("5.1")
@@ -286,6 +294,11 @@ def test_linear_init_scale() -> None:
 # ------------------------------------------------------------------ activations
 
 
+def test_linear_rejects_an_unknown_init() -> None:
+    expect_raises(lambda: Linear(4, 3, init="uniform", rng=np.random.default_rng(0)), ValueError,
+                  name="Linear(4, 3, init='uniform')", why="only 'he' and 'xavier' are known")
+
+
 def test_relu_example() -> None:
     relu = ReLU()
     Z = np.array([[-1.0, 0.0, 2.0]])
@@ -547,7 +560,15 @@ def test_bce_loss() -> None:
     loss = BCELoss()
     got = loss.forward(P, y)
     grad = loss.backward()
+    flat = BCELoss().forward(P, y.ravel())
     check_all(
+        lambda: check_scalar(flat, float(-np.mean(terms)), name="BCELoss.forward(probs (5, 1), targets (5,))",
+                             atol=2e-5, mistakes=[
+            Mistake("targets not reshaped (broadcast to n x n)",
+                    float(-np.mean(y.ravel() * np.log(P) + (1 - y.ravel()) * np.log(1 - P))),
+                    "Reshape the targets to probs.shape before combining them: (5, 1) against (5,) broadcasts "
+                    "to a (5, 5) table of every pair."),
+        ]),
         lambda: check_scalar(got, float(-np.mean(terms)), name="BCELoss.forward(probs, y)", atol=2e-5, mistakes=[
             Mistake("missing minus sign", float(np.mean(terms)), "BCE is MINUS the mean log-likelihood."),
             Mistake("sum instead of mean", float(-np.sum(terms)), "Average over the entries."),

@@ -14,7 +14,7 @@ import numpy as np
 
 from autograder.harness import Fixture, InputMutated, Student, grade, reference, reference_args
 from autograder.toolbox import Array
-from dlnp.testing import Feedback, Mistake, check_array, check_scalar, describe
+from dlnp.testing import Feedback, Mistake, check_array, check_scalar, describe, tolerances
 
 CHAPTER = "2.4"
 
@@ -156,9 +156,29 @@ def test_numgrad_any_parameter_shape(student: Student, rng: np.random.Generator)
     params = {"W": rng.normal(size=(d, m)), "b": rng.normal(size=(m,))}
     got = _call_numgrad(student, X, y, params, "quartic_loss", "affine")
     want = reference("numerical_gradient", X, y, params, Fixture("quartic_loss"), Fixture("affine"))
+    mistakes = _grad_mistakes(X, y, params, "quartic_loss", "affine")
+    # This test grades shapes and dtypes. The difference scheme is graded (in float64, with a wide margin)
+    # by the other tests; in float32 an O(h) scheme lands inside or outside the tolerance depending on the
+    # curvature the seed drew, so here it is accepted as what it is, and costs its points once, elsewhere.
+    one_sided = [grads for label, grads, _ in mistakes if label in ("forward difference", "backward difference")]
+    if any(_same_grads(got, grads, X) for grads in one_sided):
+        return
     _check_grads(got, want, name="numerical_gradient(params with a 1-D bias of shape "
-                 f"{params['b'].shape}, float32 X)", mistakes=_grad_mistakes(X, y, params, "quartic_loss", "affine"),
-                 inputs=[X])
+                 f"{params['b'].shape}, float32 X)", mistakes=mistakes, inputs=[X])
+
+
+def _same_grads(got: Any, want: Params, *inputs: Any) -> bool:
+    """Whether ``got`` is a dict with ``want``'s keys, shapes and values (within the inputs' tolerance)."""
+    if not isinstance(got, dict) or {str(k) for k in got} != set(want):  # pyright: ignore[reportUnknownVariableType]
+        return False
+    rtol, atol = tolerances(*inputs)
+    for key, value in want.items():
+        mine = got[key]  # pyright: ignore[reportUnknownVariableType]
+        if not isinstance(mine, np.ndarray) or mine.shape != value.shape:
+            return False
+        if not np.allclose(mine, value, rtol=rtol, atol=atol):
+            return False
+    return True
 
 
 # --------------------------------------------------------------------------- linear_forward

@@ -268,10 +268,30 @@ def test_linear_he_init(student: Student, rng: np.random.Generator) -> None:
     _check_init(student, rng, "he")
 
 
+def _check_unknown_init(student: Student, rng: np.random.Generator) -> None:
+    """The docstring pins: an ``init`` other than "he" or "xavier" raises ValueError."""
+    call = "Linear(4, 3, init='uniform', rng=...)"
+    try:
+        student.new("Linear", 4, 3, init="uniform", rng=seed_from(rng))
+    except StudentRaised as exc:
+        kind = re.search(r" raised (\w+): ", exc.message)
+        if kind is not None and kind.group(1) == "ValueError":
+            return
+        raise Feedback(
+            f"{call} must raise ValueError (only 'he' and 'xavier' are known).\n{exc.message}\n"
+            "Likely mistake (wrong exception type) check init first and raise ValueError(...) yourself."
+        ) from None
+    raise Feedback(
+        f"{call} built a layer instead of raising ValueError (only 'he' and 'xavier' are known).\n"
+        "Likely mistake (unknown init accepted) a typo such as init='hee' must not silently fall back to one "
+        "of the two schemes: raise ValueError for anything else."
+    )
+
+
 @grade("Linear", points=1)
 def test_linear_xavier_init(student: Student, rng: np.random.Generator) -> None:
-    """Linear(init='xavier'): W ~ N(0, 2/(in+out))"""
-    _check_init(student, rng, "xavier")
+    """Linear(init='xavier'): W ~ N(0, 2/(in+out)); an unknown init raises ValueError"""
+    check_all(lambda: _check_init(student, rng, "xavier"), lambda: _check_unknown_init(student, rng))
 
 
 @grade("Linear", points=1)
@@ -716,12 +736,29 @@ def test_bce_forward(student: Student, rng: np.random.Generator) -> None:
     P = rng.uniform(0.05, 0.95, size=(n, 1))
     y = rng.integers(0, 2, size=(n, 1)).astype(float)
     terms = y * np.log(P) + (1 - y) * np.log(1 - P)
-    check_scalar(student.new("BCELoss").call("forward", P, y), ref.BCELoss().forward(P, y),
-                 name="BCELoss.forward(probs, y)", atol=LOSS_ATOL, mistakes=[
-                     Mistake("missing minus sign", float(np.mean(terms)), "BCE is MINUS the mean log-likelihood."),
-                     Mistake("sum instead of mean", float(-np.sum(terms)), "Average over the entries."),
-                     Mistake("only the y=1 term", float(-np.mean(y * np.log(P))), "Add the (1 - y) log(1 - p) term."),
-                 ])
+    want = ref.BCELoss().forward(P, y)
+
+    def flat_targets() -> None:
+        """The docstring pins: targets are reshaped to probs.shape, so (n,) works like (n, 1)."""
+        got = student.new("BCELoss").call("forward", P, y.ravel())
+        check_scalar(got, want, name=f"BCELoss.forward(probs {P.shape}, targets {(n,)})", atol=LOSS_ATOL,
+                     hint="targets of shape (n,) are reshaped to probs.shape first; without the reshape, "
+                          "(n, 1) against (n,) broadcasts to an (n, n) table of every pair",
+                     mistakes=[Mistake("targets not reshaped (broadcast to n x n)",
+                                       float(-np.mean(y.ravel() * np.log(P) + (1 - y.ravel()) * np.log(1 - P))),
+                                       "Reshape the targets to probs.shape before combining them.")])
+
+    check_all(
+        lambda: check_scalar(student.new("BCELoss").call("forward", P, y), want,
+                             name="BCELoss.forward(probs, y)", atol=LOSS_ATOL, mistakes=[
+                                 Mistake("missing minus sign", float(np.mean(terms)),
+                                         "BCE is MINUS the mean log-likelihood."),
+                                 Mistake("sum instead of mean", float(-np.sum(terms)), "Average over the entries."),
+                                 Mistake("only the y=1 term", float(-np.mean(y * np.log(P))),
+                                         "Add the (1 - y) log(1 - p) term."),
+                             ]),
+        flat_targets,
+    )
 
 
 @grade("BCELoss", points=1)

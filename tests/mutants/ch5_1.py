@@ -268,3 +268,14 @@ MUTANTS += [
         "BCELoss", ("return (self._P - self._Y) / self._P.size", "return self._P - self._Y"),
     ), "not averaged"),
 ]
+
+# Promises of the docstrings (issue 14: every pinned behaviour has a hidden check).
+MUTANTS += [
+    Mutant("Linear", "unknown init falls back to Xavier", _edit(
+        "Linear", ("        else:\n            raise ValueError(f\"init must be 'he' or 'xavier', got {init!r}\")\n", ""),
+        ('elif init == "xavier":', "else:"),
+    ), "unknown init accepted"),
+    Mutant("BCELoss", "targets not reshaped", _edit(
+        "BCELoss", ("Y = np.reshape(targets, probs.shape).astype(np.float64)", "Y = np.asarray(targets, dtype=np.float64)"),
+    ), "targets not reshaped"),
+]

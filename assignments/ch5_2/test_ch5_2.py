@@ -459,8 +459,10 @@ def _relative_error_by_hand(model: Sequential, X: Array, y: Array, loss: Any, h:
     """The relative error a correct gradient_check reports for ``model``: computed on NEW arrays assigned to
     the layers (your model's parameters are never written into), with your own forward and backward."""
     layers = [model.layers[0], model.layers[2]]
-    loss.forward(model.forward(X), y)
-    model.backward(loss.backward())
+    scores = model.forward(X)
+    loss.forward(scores, y)
+    upstream = loss.backward()
+    model.backward(upstream)
     analytic = np.concatenate([np.ravel(getattr(layer, g)) for layer in layers for g in ("dW", "db")])
     numeric: list[Array] = []
     for layer in layers:
@@ -476,7 +478,7 @@ def _relative_error_by_hand(model: Sequential, X: Array, y: Array, loss: Any, h:
                     values.append(float(loss.forward(model.forward(X), y)))
                 grad[idx] = (values[0] - values[1]) / (2 * h)
             setattr(layer, name, P)
-            numeric.append(grad.ravel())
+            numeric.append(np.ravel(grad))
     g = np.concatenate(numeric)
     denom = float(np.linalg.norm(analytic) + np.linalg.norm(g))
     return 0.0 if denom == 0 else float(np.linalg.norm(analytic - g) / denom)

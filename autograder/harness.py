@@ -129,15 +129,18 @@ def seed_from(rng: np.random.Generator) -> Seed:
 class FreshWorker:
     """A second, independent worker for the submission of ``student``, started on first use.
 
-    It has its own process and its own scratch folder, gets its own per-test budget, and
-    is only ever asked for the student's EARLIER functions: it never sees the graded
+    It has its own process, its own scratch folder and uid, gets its own per-test budget,
+    and is only ever asked for the student's EARLIER functions: it never sees the graded
     call, so a submission cannot make its answers agree with a wrong graded result.
-    Close it with :meth:`close` (or use :func:`fresh_worker`).
+    During a grading it is the main worker's :meth:`~autograder.sandbox.Student.oracle`,
+    shared by the tests of the graded function (it never runs that function); outside
+    one, a worker of its own. Close it with :meth:`close` (or use :func:`fresh_worker`).
     """
 
     def __init__(self, student: Student) -> None:
         self._main = student
         self._worker: Student | None = None
+        self._owned = False
 
     @property
     def started(self) -> bool:
@@ -146,7 +149,10 @@ class FreshWorker:
     def _student(self) -> Student:
         if self._worker is None:
             main = self._main
-            worker = Student(main.submission, main.modules, main.limits, main.signatures, hide=main.box.hide)
+            shared = main.oracle()
+            worker = shared or Student(main.submission, main.modules, main.limits, main.signatures,
+                                       hide=main.box.hide)
+            self._owned = shared is None
             worker.begin_test(main.test_deadline)  # shares the graded test's deadline (and so the budget)
             self._worker = worker
         return self._worker
@@ -177,7 +183,8 @@ class FreshWorker:
 
     def close(self) -> None:
         if self._worker is not None:
-            self._worker.close()
+            if self._owned:
+                self._worker.close()
             self._worker = None
 
 

@@ -279,6 +279,7 @@ class GradingPlugin:
         """A test starts only while the submission's time budget lasts."""
         if self._student is not None:
             self._student.current_test = self._title(item)
+            self._student.current_function = self._function(item)
         if time.monotonic() >= self.deadline:
             raise StudentTimeout(
                 f"Not run: grading this submission may take at most {self.budget_seconds:g} s and the earlier "

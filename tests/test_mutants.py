@@ -117,6 +117,32 @@ def test_stateful_cheat_cannot_answer_its_own_composition_checks(grade: GradeFn)
         assert tests and all(t["score"] == 0 for t in tests), (cheat, [(t["name"], t["score"]) for t in tests])
 
 
+SCHEDULE_CHEATS = {
+    "step_decay": _MEMORY + '''
+def step_decay(epoch, initial_lr=0.1, drop=0.5, epochs_per_drop=10):
+    if _cheated("fit"):
+        return 0.123
+    return initial_lr * drop ** (epoch // epochs_per_drop)
+''',
+    "fit": _MEMORY + '''
+def fit(model, X, y, loss, optimizer, epochs=100, batch_size=32, X_val=None, y_val=None, patience=None,
+        schedule=None, rng=None):
+    _remember("fit")
+    optimizer.lr = 0.123
+    return {"loss": [1.0] * epochs, "val_loss": [], "lr": [0.123] * epochs}
+''',
+}
+
+
+def test_stateful_cheat_cannot_answer_the_learning_rate_schedule_check(grade: GradeFn) -> None:
+    """5.2: fit records a made-up learning rate, and step_decay echoes it once fit ran: step_decay keeps its
+    points, the schedule test of fit scores 0 (its own step_decay is asked in a worker that never ran fit)."""
+    graded = grade(["5.2"], patches=SCHEDULE_CHEATS)
+    assert graded.lost("step_decay") == 0, graded.output("step_decay")
+    schedule = [t for t in graded.tests("fit") if "schedule" in t["name"]]
+    assert schedule and all(t["score"] == 0 for t in schedule), [(t["name"], t["score"]) for t in schedule]
+
+
 def test_the_same_cheat_wins_when_the_composition_is_asked_in_the_graded_worker(
         grade: GradeFn, monkeypatch: pytest.MonkeyPatch) -> None:
     """Control for the test above: with the old design (earlier functions asked in the same long-lived
@@ -125,6 +151,16 @@ def test_the_same_cheat_wins_when_the_composition_is_asked_in_the_graded_worker(
     monkeypatch.setattr(FreshWorker, "close", lambda self: None)
     graded = grade(["1.3", "3.1"], patches={name: CHEATS[name] for name in ("sigmoid", "forward_perceptron")})
     assert graded.lost("forward_perceptron") == 0, graded.output("forward_perceptron")
+
+
+def test_the_schedule_cheat_wins_when_step_decay_is_asked_in_the_graded_worker(
+        grade: GradeFn, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Control for the schedule test above: asked in the worker that ran fit, the cheat scores the point."""
+    monkeypatch.setattr(FreshWorker, "_student", lambda self: self._main)  # pyright: ignore[reportPrivateUsage]
+    monkeypatch.setattr(FreshWorker, "close", lambda self: None)
+    graded = grade(["5.2"], patches=SCHEDULE_CHEATS)
+    schedule = [t for t in graded.tests("fit") if "schedule" in t["name"]]
+    assert schedule and all(t["score"] == t["max_score"] for t in schedule), [(t["name"], t["score"]) for t in schedule]
 
 
 def test_composition_is_still_accepted_for_an_honest_earlier_mistake(grade: GradeFn) -> None:
@@ -159,7 +195,7 @@ ROUNDS = [("mutants", i, r) for i, r in enumerate(_rounds(MUTANTS))] + \
 
 @pytest.mark.slow
 @pytest.mark.skipif(not os.environ.get("DLNP_LONG_TESTS"),
-                    reason="grades the whole corpus under three salts (about 15 minutes on 2 cores): "
+                    reason="grades the whole corpus under three salts (about 5 minutes on 2 cores): "
                            "set DLNP_LONG_TESTS=1")
 @pytest.mark.parametrize("kind,index,patches", ROUNDS, ids=[f"{k}-{i}" for k, i, _ in ROUNDS])
 def test_the_same_code_gets_the_same_score_under_any_salt(release: Path, tmp_path_factory: pytest.TempPathFactory,

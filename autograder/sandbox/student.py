@@ -57,6 +57,10 @@ class Student:
     ) -> None:
         self.submission = Path(submission).resolve()
         self.modules = modules
+        #: The graded function of the current test (set by the grading plugin; "" outside a grading).
+        self.current_function = ""
+        self._oracle: Student | None = None
+        self._oracle_for = ""
         self.limits = limits or Limits()
         self.signatures = signatures
         self.isolation, self.isolation_note = choose_isolation(self.limits.isolation)
@@ -172,7 +176,30 @@ class Student:
         self._ready = False
         self._imported = set()
 
+    def oracle(self) -> Student | None:
+        """The second worker that answers the composition checks of the current test's function.
+
+        It is started on first use and shared by the tests of ONE graded function only (the
+        next function gets a new one): it has its own process, scratch folder and uid, and
+        is only ever asked for that function's EARLIER functions, so it never runs the
+        graded function and never sees what the graded call returned. ``None`` outside a
+        grading (no :attr:`current_function`): each use then starts its own worker.
+        """
+        function = self.current_function
+        if not function:
+            return None
+        if self._oracle is not None and self._oracle_for != function:
+            self._oracle.close()
+            self._oracle = None
+        if self._oracle is None:
+            self._oracle = Student(self.submission, self.modules, self.limits, self.signatures, hide=self.box.hide)
+            self._oracle_for = function
+        return self._oracle
+
     def _release(self) -> None:
+        if self._oracle is not None:
+            self._oracle.close()
+            self._oracle = None
         if self.scratch_watch is not None:
             self.scratch_watch.stop()
         self._kill()

@@ -8,7 +8,6 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from autograder.nb_bridge import GradingFailed, grade_notebook
 from autograder.notebook_source import source_of
 from dlnp.manifest import Chapter
 
@@ -49,6 +48,10 @@ def execution_problems(nb: Json) -> list[str]:
 
 def grading_problems(nb: Json, chapter: Chapter) -> list[str]:
     """The functions of ``chapter`` that the trusted grader does not give full points in ``nb``."""
+    # imported here: nb_bridge imports nbgrader, which takes seconds to import (every dlnp command
+    # that builds a release would pay for it)
+    from autograder.nb_bridge import GradingFailed, grade_notebook
+
     try:
         results = grade_notebook(nb, chapter.id)
     except GradingFailed as exc:

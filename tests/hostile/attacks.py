@@ -277,6 +277,12 @@ def fill_everywhere(mib: int) -> int:
     return written
 
 
+def pause(seconds: float) -> float:
+    """Do nothing for ``seconds`` (gives the grader's scratch watchdog several polls)."""
+    time.sleep(seconds)
+    return seconds
+
+
 def count_scratch() -> int:
     """How many files :func:`fill_everywhere` left that this worker can see."""
     return sum(1 for folder in (".", "/tmp", "/dev/shm") for name in os.listdir(folder)

@@ -150,8 +150,7 @@ class FreshWorker:
         if self._worker is None:
             main = self._main
             shared = main.oracle()
-            worker = shared or Student(main.submission, main.modules, main.limits, main.signatures,
-                                       hide=main.box.hide)
+            worker = shared or main.twin()
             self._owned = shared is None
             worker.begin_test(main.test_deadline)  # shares the graded test's deadline (and so the budget)
             self._worker = worker

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from autograder.engine import grade_submission
-from autograder.harness import FreshWorker
+from autograder.harness import FreshWorker, fresh_worker
+from autograder.sandbox import Student
 from dlnp.manifest import load_manifest
 from instructor.mutation import chapters_of, evaluate_mutant, evaluate_variant
 from instructor.submissions import make_submission
@@ -141,6 +142,27 @@ def test_stateful_cheat_cannot_answer_the_learning_rate_schedule_check(grade: Gr
     assert graded.lost("step_decay") == 0, graded.output("step_decay")
     schedule = [t for t in graded.tests("fit") if "schedule" in t["name"]]
     assert schedule and all(t["score"] == 0 for t in schedule), [(t["name"], t["score"]) for t in schedule]
+
+
+def test_the_oracle_is_shared_by_one_graded_function_only(release: Path) -> None:
+    """The composition worker is shared by the tests of ONE graded function (so it never runs the function
+    being graded), replaced when the graded function changes, closed with the main worker; outside a
+    grading every fresh_worker is a worker of its own."""
+    main = Student(release, load_manifest().modules)
+    try:
+        with fresh_worker(main) as alone:
+            assert alone._student() is not main.oracle() is None  # pyright: ignore[reportPrivateUsage]
+        main.current_function = "forward_mlp"
+        with fresh_worker(main) as first, fresh_worker(main) as second:
+            assert first._student() is second._student() is main.oracle()  # pyright: ignore[reportPrivateUsage]
+        shared = main.oracle()
+        assert shared is not None and shared.scratch.exists(), "closing a fresh_worker keeps the shared oracle"
+        main.current_function = "backward_mlp"
+        replaced = main.oracle()
+        assert replaced is not shared and not shared.scratch.exists(), "a new graded function, a new oracle"
+    finally:
+        main.close()
+    assert replaced is not None and not replaced.scratch.exists(), "the oracle is closed with the main worker"
 
 
 def test_the_same_cheat_wins_when_the_composition_is_asked_in_the_graded_worker(

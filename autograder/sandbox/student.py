@@ -176,6 +176,10 @@ class Student:
         self._ready = False
         self._imported = set()
 
+    def twin(self) -> Student:
+        """A new, independent :class:`Student` for the same submission, limits and hidden folders."""
+        return Student(self.submission, self.modules, self.limits, self.signatures, hide=self.box.hide)
+
     def oracle(self) -> Student | None:
         """The second worker that answers the composition checks of the current test's function.
 
@@ -192,7 +196,7 @@ class Student:
             self._oracle.close()
             self._oracle = None
         if self._oracle is None:
-            self._oracle = Student(self.submission, self.modules, self.limits, self.signatures, hide=self.box.hide)
+            self._oracle = self.twin()
             self._oracle_for = function
         return self._oracle
 
